@@ -1,0 +1,6 @@
+"""`python -m pbpm_desktop` is the same as the `pbpm-desktop` console script."""
+
+from pbpm_desktop.cli import main
+
+if __name__ == "__main__":
+    main()

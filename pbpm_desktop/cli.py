@@ -1,0 +1,273 @@
+"""Command line: `pbpm-desktop [serve|demo|keys|usage]` (DESIGN.md §1).
+
+`serve`, `keys` and `usage` never import Qt, so they work on servers without GUI libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pbpm_desktop import __version__
+from pbpm_desktop.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("pbpm_desktop")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pbpm-desktop",
+        description="Authenticated, audited, VRAM-aware gateway in front of a local Ollama.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command")
+
+    def add_server_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="listen address (PBPM_HOST, default 0.0.0.0)")
+        p.add_argument("--port", type=int, help="listen port, 0 = any free port (PBPM_PORT)")
+        p.add_argument("--ollama-url", help="upstream Ollama (OLLAMA_URL)")
+
+    add_server_options(sub.add_parser("serve", help="run the gateway headless (no Qt)"))
+    demo = sub.add_parser("demo", help="the desktop app against a built-in Ollama simulator")
+    add_server_options(demo)
+    demo.add_argument("--headless", action="store_true", help="no window: serve the demo only")
+    gui = sub.add_parser("gui", help="the desktop app (the default command)")
+    add_server_options(gui)
+
+    keys = sub.add_parser("keys", help="manage client keys").add_subparsers(dest="keys_command")
+    create = keys.add_parser("create", help="issue a client key (printed once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--email", default="")
+    create.add_argument("--models", help="comma list of allowed models (default: all)")
+    create.add_argument("--expires-at", help="ISO 8601 expiry")
+    create.add_argument("--rpm", type=int, help="requests per minute")
+    create.add_argument("--tokens-per-day", type=int)
+    create.add_argument("--max-streams", type=int, help="concurrent requests")
+    create.add_argument("--json", action="store_true")
+    listing = keys.add_parser("list", help="list keys (no secrets)")
+    listing.add_argument("--json", action="store_true")
+    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id", type=int)
+
+    usage = sub.add_parser("usage", help="token usage per key and model")
+    usage.add_argument("--json", action="store_true")
+    usage.add_argument("--since", help="ISO 8601 start (default: everything)")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    overrides = {
+        name: getattr(args, name)
+        for name in ("host", "port", "ollama_url")
+        if getattr(args, name, None) is not None
+    }
+    return settings.with_overrides(**overrides) if overrides else settings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    try:
+        settings = settings_from_args(args)
+        command = args.command or "gui"
+        if command == "serve":
+            run_serve(settings)
+        elif command == "demo" and args.headless:
+            run_serve(settings, demo=True)
+        elif command in ("gui", "demo"):
+            launch_gui = _import_gui()
+
+            sys.exit(launch_gui(settings, demo=command == "demo"))
+        elif command == "keys":
+            if not args.keys_command:
+                build_parser().parse_args(["keys", "--help"])
+            _run(_keys_command(settings, args))
+        elif command == "usage":
+            _run(_usage_command(settings, args))
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+    except OSError as exc:
+        sys.exit(f"error: {exc.strerror or exc}")
+
+
+def _run(coro: Any) -> Any:
+    from pbpm_desktop.core.loop_thread import new_event_loop
+
+    loop = new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+def run_serve(settings: Settings, *, demo: bool = False) -> None:
+    """Headless gateway on the main thread until SIGINT/SIGTERM, then a clean stop."""
+    _run(_serve(settings, demo=demo))
+
+
+async def _serve(settings: Settings, *, demo: bool) -> None:
+    from pbpm_desktop.core.service import GatewayService
+
+    demo_backend = None
+    if demo:
+        from pbpm_desktop.demo import DemoBackend
+
+        demo_backend = DemoBackend(settings)
+        settings = await demo_backend.start()
+    service = GatewayService(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    try:
+        await service.start()
+        announce(service)
+        if demo_backend is not None:
+            await demo_backend.attach(service)
+        await stop.wait()
+        print("stopping: finishing requests and flushing the audit…", flush=True)
+    finally:
+        await service.stop()
+        if demo_backend is not None:
+            await demo_backend.stop()
+
+
+def announce(service: Any) -> None:
+    """Print where the gateway listens and, on first start only, where the master key is."""
+    master = service.master
+    print(f"PBPM Desktop gateway listening on {' and '.join(service.urls())}", flush=True)
+    print(f"upstream Ollama: {service.settings.ollama_url}", flush=True)
+    if master.created:
+        print(f"a new master key was generated and stored in the {master.describe()}", flush=True)
+        if master.source == "file":
+            print(f"  read it with: cat {master.location}", flush=True)
+
+
+async def _with_storage(settings: Settings) -> Any:
+    from pbpm_desktop.core.service import GatewayService
+
+    service = GatewayService(settings)
+    await service.open_storage()
+    return service
+
+
+async def _keys_command(settings: Settings, args: argparse.Namespace) -> None:
+    from pbpm_desktop.core.keys import KeyServiceError
+
+    service = await _with_storage(settings)
+    try:
+        if args.keys_command == "create":
+            policy = {
+                name: getattr(args, name)
+                for name in ("models", "expires_at", "rpm", "tokens_per_day", "max_streams")
+                if getattr(args, name) is not None
+            }
+            created = await service.create_key(args.name, args.email, **policy)
+            if args.json:
+                print(json.dumps(created, indent=2))
+            else:
+                print(f"key #{created['id']} for {created['owner']}:")
+                print(f"  {created['api_key']}")
+                print("Store it now: it is shown only once.")
+        elif args.keys_command == "list":
+            rows = await service.list_keys()
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                print_table(
+                    rows,
+                    [
+                        ("id", "ID"),
+                        ("prefix", "PREFIX"),
+                        ("owner", "OWNER"),
+                        ("status", "STATUS"),
+                        ("created_at", "CREATED"),
+                        ("last_used", "LAST USED"),
+                        ("tokens_used", "TOKENS"),
+                    ],
+                )
+        elif args.keys_command == "revoke":
+            info = await service.revoke_key(args.id)
+            print(f"key #{info['id']} ({info['prefix']}…, {info['owner']}) revoked")
+            print("a running gateway refuses it within 5 seconds")
+    except KeyServiceError as exc:
+        sys.exit(f"error: {exc.message}")
+    finally:
+        await service.stop()
+
+
+async def _usage_command(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    service = await _with_storage(settings)
+    try:
+        filters: dict[str, Any] = {}
+        if args.since:
+            since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+            filters["since"] = since if since.tzinfo else since.replace(tzinfo=UTC)
+        rows = await service.usage_totals("key_model", **filters)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        elif not rows:
+            print("no usage recorded yet")
+        else:
+            print_table(
+                rows,
+                [
+                    ("key_prefix", "KEY"),
+                    ("owner", "OWNER"),
+                    ("model", "MODEL"),
+                    ("requests", "REQUESTS"),
+                    ("prompt_tokens", "PROMPT"),
+                    ("completion_tokens", "COMPLETION"),
+                    ("total_tokens", "TOTAL"),
+                    ("last_used", "LAST USED"),
+                ],
+            )
+    finally:
+        await service.stop()
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    widths = [
+        max([len(title)] + [len(r[i]) for r in cells]) for i, (_, title) in enumerate(columns)
+    ]
+    print("  ".join(title.ljust(w) for (_, title), w in zip(columns, widths, strict=True)))
+    for r in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        return value[:16].replace("T", " ")
+    return str(value)
+
+
+def _import_gui() -> Any:
+    try:
+        from pbpm_desktop.qt.app import launch_gui
+    except ImportError as exc:
+        sys.exit(
+            f"the desktop app needs PySide6, qasync and pyqtgraph ({exc}); install them with "
+            "`pip install 'pbpm-desktop[desktop]'`, or run the headless gateway: pbpm-desktop serve"
+        )
+    return launch_gui

@@ -1,0 +1,1 @@
+"""The gateway core. Never imports Qt: `serve` runs it on servers with no GUI libraries."""

@@ -1,0 +1,144 @@
+"""Admin routes (master key only): issue, list, revoke and change keys; read usage; status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.api.context import context_of
+from pbpm_desktop.core.api.errors import ApiError
+from pbpm_desktop.core.api.proxy import parse_json_body
+from pbpm_desktop.core.keys import KeyInfo, KeyService
+from pbpm_desktop.core.store import queries
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Query parameters merged with a JSON body (the body wins), as the seed API accepted both."""
+    params: dict[str, Any] = dict(request.query)
+    body = await request.read()
+    if body.strip():
+        params.update(parse_json_body(body))
+    return params
+
+
+def _key_id(request: web.Request) -> int:
+    raw = request.match_info["key_id"]
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"key id must be a number, got {raw!r}") from exc
+
+
+async def create_key(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    params = await _params(request)
+    policy = {
+        k: params[k]
+        for k in ("models", "expires_at", "rpm", "tokens_per_day", "max_streams")
+        if k in params
+    }
+    info, secret = await ctx.keys.create(
+        str(params.get("name") or ""), str(params.get("email") or ""), **policy
+    )
+    ctx.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "created"})
+    return web.json_response(
+        {
+            "message": "Key created. Store it now: it is shown only once.",
+            "api_key": secret,
+            **info.to_dict(),
+        },
+        status=201,
+    )
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    return web.json_response({"keys": await keys_with_usage(context_of(request).keys)})
+
+
+async def keys_with_usage(keys: KeyService) -> list[dict[str, Any]]:
+    """Key table rows: the key's fields plus its usage totals and last use."""
+    infos: list[KeyInfo] = await keys.list()
+    with keys.db.bound():
+        totals = {row["key_id"]: row for row in await queries.usage_totals("key")}
+    out = []
+    for info in infos:
+        usage = totals.get(info.id, {})
+        out.append(
+            {
+                **info.to_dict(),
+                "requests": usage.get("requests", 0),
+                "tokens_used": usage.get("total_tokens", 0),
+                "last_used": usage.get("last_used"),
+            }
+        )
+    return out
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    info = await ctx.keys.revoke(_key_id(request))
+    ctx.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "revoked"})
+    return web.json_response({"message": f"key {info.prefix}… revoked", **info.to_dict()})
+
+
+async def update_key(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    params = await _params(request)
+    unknown = set(params) - {"models", "expires_at", "rpm", "tokens_per_day", "max_streams"}
+    if unknown:
+        raise ApiError(400, f"cannot change {', '.join(sorted(unknown))}; policy fields only")
+    info = await ctx.keys.update(_key_id(request), **params)
+    ctx.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "updated"})
+    return web.json_response(info.to_dict())
+
+
+def _when(params: dict[str, Any], name: str) -> datetime | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(400, f"'{name}' must be an ISO 8601 date/time, got {raw!r}") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def usage_filters(params: dict[str, Any]) -> dict[str, Any]:
+    filters: dict[str, Any] = {"since": _when(params, "since"), "until": _when(params, "until")}
+    if params.get("model"):
+        filters["model"] = params["model"]
+    if params.get("key_id"):
+        try:
+            filters["key_id"] = int(params["key_id"])
+        except ValueError as exc:
+            raise ApiError(400, "'key_id' must be a number") from exc
+    return filters
+
+
+async def usage(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    params = dict(request.query)
+    try:
+        limit = int(params.get("limit", 100))
+    except ValueError as exc:
+        raise ApiError(400, "'limit' must be a number") from exc
+    await ctx.audit.flush()  # include what is still in the batch
+    with ctx.keys.db.bound():
+        records = await queries.usage_records(limit=limit, **usage_filters(params))
+    return web.json_response({"records": records})
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(context_of(request).vram.snapshot())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/admin/create_key", create_key)
+    app.router.add_get("/admin/keys", list_keys)
+    app.router.add_post("/admin/keys/{key_id}/revoke", revoke_key)
+    app.router.add_patch("/admin/keys/{key_id}", update_key)
+    app.router.add_get("/admin/usage", usage)
+    app.router.add_get("/admin/status", status)

@@ -1,0 +1,29 @@
+"""The aiohttp application factory: middlewares (errors outermost, then auth) and routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pbpm_desktop.core.api import admin, models, native, openai
+from pbpm_desktop.core.api.auth import auth_middleware
+from pbpm_desktop.core.api.context import CONTEXT, GatewayContext
+from pbpm_desktop.core.api.errors import error_middleware
+
+
+async def root(request: web.Request) -> web.Response:
+    return web.Response(text="PBPM Desktop gateway is running\n")
+
+
+def create_app(ctx: GatewayContext) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=ctx.settings.max_body_bytes,
+        handler_args={"max_field_size": 16 * 1024},
+    )
+    app[CONTEXT] = ctx
+    app.router.add_get("/", root)
+    models.add_routes(app)
+    native.add_routes(app)
+    openai.add_routes(app)
+    admin.add_routes(app)
+    return app

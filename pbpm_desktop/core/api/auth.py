@@ -1,0 +1,68 @@
+"""Authentication middleware: who is calling, and may that kind of key use this route.
+
+Rules (DESIGN.md §3): `/health` is open; `/admin/*` needs the master key; every other route
+needs an active client key. The master key never serves inference. Secrets are never logged.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pbpm_desktop.core.api.context import context_of
+from pbpm_desktop.core.api.errors import ApiError, Handler
+from pbpm_desktop.core.keys import MASTER, KeyInfo
+
+PUBLIC_PATHS = frozenset({"/health", "/"})
+PRINCIPAL = "pbpm_principal"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pbpm-desktop"'}
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    # OpenAI-style SDKs for other vendors send x-api-key; accept it as a convenience.
+    return request.headers.get("x-api-key") or None
+
+
+def client_key(request: web.Request) -> KeyInfo:
+    """The authenticated client key of a request that passed the middleware."""
+    return request[PRINCIPAL]
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(
+            401,
+            "missing API key: send 'Authorization: Bearer <key>' "
+            "(the gateway's owner issues keys with `pbpm-desktop keys create`)",
+            headers=_CHALLENGE,
+        )
+    keys = context_of(request).keys
+    is_admin_route = request.path.startswith("/admin/")
+    if keys.is_master(token):
+        if not is_admin_route:
+            raise ApiError(
+                403,
+                "the master key only manages keys and cannot be used for inference; "
+                "create a client key (POST /admin/create_key or `pbpm-desktop keys create`) "
+                "and use that",
+            )
+        request[PRINCIPAL] = MASTER
+        return await handler(request)
+    info = await keys.lookup(token)
+    if info is None:
+        raise ApiError(401, "invalid API key; check it or ask for a new one", headers=_CHALLENGE)
+    if info.revoked_at is not None:
+        raise ApiError(401, "this API key was revoked; ask for a new one", headers=_CHALLENGE)
+    if info.expired:
+        raise ApiError(401, "this API key has expired; ask for a new one", headers=_CHALLENGE)
+    if is_admin_route:
+        raise ApiError(403, "admin routes need the master key; client keys are for inference")
+    request[PRINCIPAL] = info
+    return await handler(request)

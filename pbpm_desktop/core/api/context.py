@@ -1,0 +1,33 @@
+"""What request handlers need from the core, stored on the aiohttp app under one typed key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from pbpm_desktop.config import Settings
+from pbpm_desktop.core.audit import AuditWriter
+from pbpm_desktop.core.events import EventBus
+from pbpm_desktop.core.keys import KeyService
+from pbpm_desktop.core.ollama import OllamaClient
+from pbpm_desktop.core.policy import PolicyEnforcer
+from pbpm_desktop.core.vram import VramManager
+
+
+@dataclass
+class GatewayContext:
+    settings: Settings
+    keys: KeyService
+    audit: AuditWriter
+    ollama: OllamaClient
+    vram: VramManager
+    policy: PolicyEnforcer
+    events: EventBus
+
+
+CONTEXT = web.AppKey("pbpm_context", GatewayContext)
+
+
+def context_of(request: web.Request) -> GatewayContext:
+    return request.app[CONTEXT]

@@ -1,0 +1,70 @@
+"""Model routes of the gateway itself: available models, preload, unload; health and status."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from pbpm_desktop.core.api.auth import client_key
+from pbpm_desktop.core.api.context import context_of
+from pbpm_desktop.core.api.proxy import Exchange, parse_json_body, require_model
+from pbpm_desktop.core.ollama import OllamaError
+
+
+async def health(request: web.Request) -> web.Response:
+    """Open to anyone, so it says only whether the gateway and Ollama are up."""
+    ctx = context_of(request)
+    try:
+        await ctx.ollama.call("GET", "/api/version", timeout=2)
+        ollama = "up"
+    except OllamaError:
+        ollama = "down"
+    return web.json_response({"status": "ok", "ollama": ollama})
+
+
+async def available_models(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    key = client_key(request)
+    models = [m for m in ctx.vram.available_models() if key.allows_model(m["name"])]
+    return web.json_response({"models": models})
+
+
+async def preload(request: web.Request) -> web.Response:
+    return await _model_action(request, "preload")
+
+
+async def unload(request: web.Request) -> web.Response:
+    return await _model_action(request, "unload")
+
+
+async def _model_action(request: web.Request, action: str) -> web.Response:
+    ctx = context_of(request)
+    key = client_key(request)
+    exchange = Exchange(request, action)
+    try:
+        model = require_model(parse_json_body(await request.read()))
+        exchange.model = model
+        resolved = await ctx.vram.resolve(model)
+        exchange.model = resolved
+        await ctx.policy.admit(key, resolved)
+        started = time.perf_counter()
+        result = await (
+            ctx.vram.preload(resolved) if action == "preload" else ctx.vram.unload(resolved)
+        )
+        result.setdefault("elapsed_ms", round((time.perf_counter() - started) * 1e3, 1))
+        return web.json_response(result)
+    except BaseException as exc:
+        exchange.status = (
+            "client_closed" if not isinstance(exc, Exception) else str(getattr(exc, "status", 500))
+        )
+        raise
+    finally:
+        exchange.finish(ctx)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_get("/api/available_models", available_models)
+    app.router.add_post("/preload", preload)
+    app.router.add_post("/unload", unload)

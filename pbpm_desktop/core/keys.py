@@ -1,0 +1,229 @@
+"""Client keys: creation (shown once), hashed storage, revocation, and authentication.
+
+Client keys have 256 bits of entropy, so a plain SHA-256 is a safe, fast storage hash (no
+slow KDF needed: there is no low-entropy password to brute-force). Authentication runs on every
+request, so verified keys are cached for `cache_ttl` seconds; a revoke through the gateway
+drops the cache entry at once, and a revoke by another process (the CLI on the same database)
+takes effect within the TTL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pbpm_desktop.core.store import Database
+from pbpm_desktop.core.store.models import ApiKey
+from pbpm_desktop.secrets import MasterKey, new_secret
+
+CLIENT_PREFIX = "pbpm-"
+DISPLAY_PREFIX_LEN = 12  # "pbpm-" + 7 characters
+
+
+class KeyServiceError(Exception):
+    """A key operation failed; `status` is the HTTP status the API answers with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """An immutable snapshot of a client key, safe to cache and to show (no secret)."""
+
+    id: int
+    prefix: str
+    name: str
+    email: str
+    created_at: datetime
+    revoked_at: datetime | None
+    models: frozenset[str]
+    expires_at: datetime | None
+    rpm: int | None
+    tokens_per_day: int | None
+    max_streams: int | None
+
+    @property
+    def owner(self) -> str:
+        return self.email or self.name
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and not self.expired
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= datetime.now(UTC)
+
+    def allows_model(self, model: str) -> bool:
+        if not self.models:
+            return True
+        return model in self.models or model.removesuffix(":latest") in self.models
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "prefix": self.prefix,
+            "name": self.name,
+            "email": self.email,
+            "owner": self.owner,
+            "created_at": _iso(self.created_at),
+            "revoked_at": _iso(self.revoked_at),
+            "status": "revoked" if self.revoked_at else ("expired" if self.expired else "active"),
+            "models": sorted(self.models),
+            "expires_at": _iso(self.expires_at),
+            "rpm": self.rpm,
+            "tokens_per_day": self.tokens_per_day,
+            "max_streams": self.max_streams,
+        }
+
+    @classmethod
+    def from_row(cls, row: ApiKey) -> KeyInfo:
+        return cls(
+            id=row.id,
+            prefix=row.prefix,
+            name=row.name,
+            email=row.email,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+            models=frozenset(m for m in row.models.split(",") if m),
+            expires_at=row.expires_at,
+            rpm=row.rpm,
+            tokens_per_day=row.tokens_per_day,
+            max_streams=row.max_streams,
+        )
+
+
+MASTER = "master"
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+POLICY_FIELDS = ("models", "expires_at", "rpm", "tokens_per_day", "max_streams")
+
+
+def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate policy fields from a query or JSON body; raise KeyServiceError(400) if wrong."""
+    out: dict[str, Any] = {}
+    for name in POLICY_FIELDS:
+        if name not in raw:
+            continue
+        value = raw[name]
+        if value in (None, ""):
+            out[name] = "" if name == "models" else None
+            continue
+        try:
+            if name == "models":
+                items = value.split(",") if isinstance(value, str) else list(value)
+                out[name] = ",".join(sorted({str(m).strip() for m in items if str(m).strip()}))
+            elif name == "expires_at":
+                when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+                out[name] = when if when.tzinfo else when.replace(tzinfo=UTC)
+            else:
+                number = int(value)
+                if number < 0:
+                    raise ValueError
+                out[name] = number
+        except (TypeError, ValueError) as exc:
+            hint = "an ISO 8601 date" if name == "expires_at" else "a non-negative integer"
+            if name == "models":
+                hint = "a comma list or JSON list of model names"
+            raise KeyServiceError(400, f"'{name}' must be {hint}, got {value!r}") from exc
+    return out
+
+
+class KeyService:
+    def __init__(self, db: Database, master: MasterKey, cache_ttl: float = 5.0) -> None:
+        self.db = db
+        self.master = master
+        self.cache_ttl = cache_ttl
+        self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
+        self._master_digest = hash_key(master.value).encode()
+
+    def is_master(self, token: str) -> bool:
+        """Constant-time comparison (of digests, so lengths leak nothing either)."""
+        return hmac.compare_digest(hash_key(token).encode(), self._master_digest)
+
+    async def lookup(self, token: str) -> KeyInfo | None:
+        """The client key for `token` (None if unknown). Cached; revoked keys are returned too."""
+        digest = hash_key(token)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.db.bound():
+            row = await ApiKey.get_or_none(key_hash=digest)
+        info = KeyInfo.from_row(row) if row else None
+        if len(self._cache) > 10_000:  # bound memory under a flood of random keys
+            self._cache.clear()
+        self._cache[digest] = (now + self.cache_ttl, info)
+        return info
+
+    def _forget(self, key_id: int) -> None:
+        for digest, (_, info) in list(self._cache.items()):
+            if info is not None and info.id == key_id:
+                del self._cache[digest]
+
+    async def create(self, name: str, email: str = "", **policy: Any) -> tuple[KeyInfo, str]:
+        name = (name or "").strip()
+        if not name:
+            raise KeyServiceError(400, "a key needs a 'name' (who or what will use it)")
+        fields = parse_policy(policy)
+        secret = new_secret(CLIENT_PREFIX)
+        with self.db.bound():
+            row = await ApiKey.create(
+                key_hash=hash_key(secret),
+                prefix=secret[:DISPLAY_PREFIX_LEN],
+                name=name,
+                email=(email or "").strip(),
+                **fields,
+            )
+        return KeyInfo.from_row(row), secret
+
+    async def get(self, key_id: int) -> KeyInfo:
+        with self.db.bound():
+            row = await ApiKey.get_or_none(id=key_id)
+        if row is None:
+            raise KeyServiceError(404, f"no key with id {key_id}; `GET /admin/keys` lists them")
+        return KeyInfo.from_row(row)
+
+    async def list(self) -> list[KeyInfo]:
+        with self.db.bound():
+            rows = await ApiKey.all().order_by("id")
+        return [KeyInfo.from_row(r) for r in rows]
+
+    async def revoke(self, key_id: int) -> KeyInfo:
+        with self.db.bound():
+            row = await ApiKey.get_or_none(id=key_id)
+            if row is None:
+                raise KeyServiceError(404, f"no key with id {key_id}; `GET /admin/keys` lists them")
+            if row.revoked_at is None:
+                row.revoked_at = datetime.now(UTC)
+                await row.save(update_fields=["revoked_at"])
+        self._forget(key_id)
+        return KeyInfo.from_row(row)
+
+    async def update(self, key_id: int, **policy: Any) -> KeyInfo:
+        fields = parse_policy(policy)
+        with self.db.bound():
+            row = await ApiKey.get_or_none(id=key_id)
+            if row is None:
+                raise KeyServiceError(404, f"no key with id {key_id}; `GET /admin/keys` lists them")
+            if fields:
+                for name, value in fields.items():
+                    setattr(row, name, value)
+                await row.save(update_fields=list(fields))
+        self._forget(key_id)
+        return KeyInfo.from_row(row)

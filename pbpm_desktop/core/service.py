@@ -1,0 +1,289 @@
+"""The composition root: builds the core's parts, starts and stops them in order.
+
+`serve` runs it on the main thread; the desktop app runs the same object on a `LoopThread`
+and calls its coroutine methods through the Qt bridge. All methods below run on the gateway
+loop; none of them touch Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from pbpm_desktop.config import Settings
+from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.api.admin import keys_with_usage
+from pbpm_desktop.core.api.app import create_app
+from pbpm_desktop.core.api.context import GatewayContext
+from pbpm_desktop.core.audit import AuditWriter
+from pbpm_desktop.core.events import EventBus
+from pbpm_desktop.core.keys import KeyService
+from pbpm_desktop.core.ollama import OllamaClient, OllamaError
+from pbpm_desktop.core.policy import PolicyEnforcer
+from pbpm_desktop.core.store import Database, queries
+from pbpm_desktop.core.vram import VramManager
+from pbpm_desktop.secrets import MasterKey, load_master_key
+
+log = logging.getLogger(__name__)
+
+OLLAMA_POLL_S = 5.0
+
+
+class GatewayService:
+    """One gateway: database, key service, audit writer, Ollama client, VRAM manager, HTTP."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        master_key: MasterKey | None = None,
+        events: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.events = events or EventBus()
+        self.master = master_key
+        self.state = "stopped"
+        self.port: int | None = None
+        self.ollama_up: bool | None = None
+        self.ollama_version: str | None = None
+        self._runner: web.AppRunner | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self.db: Database | None = None
+        self.context: GatewayContext | None = None
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    async def open_storage(self) -> None:
+        """Database and keys only (what the CLI's `keys`/`usage` commands need)."""
+        if self.master is None:
+            self.master = load_master_key(self.settings.data_dir, self.settings.master_api_key)
+        if self.db is None:
+            self.db = Database(self.settings.database_url)
+            await self.db.open()
+
+    async def start(self) -> None:
+        await self.open_storage()
+        assert self.db is not None and self.master is not None
+        s = self.settings
+        ollama = OllamaClient(
+            s.ollama_url,
+            connect_timeout=s.connect_timeout_s,
+            first_byte_timeout=s.first_byte_timeout_s,
+            idle_timeout=s.idle_timeout_s,
+        )
+        await ollama.start()
+        audit = AuditWriter(self.db, self.events)
+        await audit.start()
+        keys = KeyService(self.db, self.master)
+        policy = PolicyEnforcer(audit, self._tokens_since)
+        vram = VramManager(ollama, s, self.events)
+        self.context = GatewayContext(s, keys, audit, ollama, vram, policy, self.events)
+        await vram.start()
+        await self._start_http()
+        self._monitor = asyncio.create_task(self._watch_ollama(), name="ollama-monitor")
+        self.state = "serving"
+        self.events.publish(ev.GATEWAY_STATE, {"state": self.state, "url": self.url})
+
+    async def _start_http(self) -> None:
+        assert self.context is not None
+        app = create_app(self.context)
+        self._runner = web.AppRunner(
+            app,
+            handler_cancellation=True,
+            access_log=logging.getLogger("pbpm_desktop.access")
+            if self.settings.access_log
+            else None,
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port, backlog=1024)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise OSError(
+                exc.errno,
+                f"cannot listen on {self.settings.host}:{self.settings.port} ({exc.strerror}); "
+                "is another gateway running? Choose another port with PBPM_PORT or --port",
+            ) from exc
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+
+    async def stop(self) -> None:
+        """Stop accepting, let the HTTP layer finish, flush the audit, close everything."""
+        if self._monitor is not None:
+            self._monitor.cancel()
+            self._monitor = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.context is not None:
+            await self.context.vram.stop()
+            await self.context.audit.stop()
+            await self.context.ollama.close()
+            self.context = None
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+        if self.state != "stopped":
+            self.state = "stopped"
+            self.events.publish(ev.GATEWAY_STATE, {"state": "stopped", "url": None})
+
+    async def restart(self, settings: Settings | None = None) -> None:
+        """Apply new settings by restarting the gateway (a few hundred ms; no data lost)."""
+        await self.stop()
+        if settings is not None:
+            self.settings = settings
+        await self.start()
+
+    # --- addresses ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str | None:
+        if self.port is None or (self.state == "stopped" and self._runner is None):
+            return None
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    def urls(self) -> list[str]:
+        """Local URL first, then the LAN address when listening on all interfaces."""
+        if self.url is None:
+            return []
+        out = [self.url]
+        if self.settings.host in ("0.0.0.0", "::", ""):
+            lan = lan_address()
+            if lan:
+                out.append(f"http://{lan}:{self.port}")
+        return out
+
+    # --- Ollama status ------------------------------------------------------------------------
+
+    async def check_ollama(self) -> dict[str, Any]:
+        assert self.context is not None
+        try:
+            version = await self.context.ollama.version()
+            up = True
+        except (OllamaError, KeyError, ValueError):
+            version, up = None, False
+        if up != self.ollama_up or version != self.ollama_version:
+            self.ollama_up, self.ollama_version = up, version
+            self.events.publish(ev.OLLAMA_STATE, self.ollama_status())
+        return self.ollama_status()
+
+    def ollama_status(self) -> dict[str, Any]:
+        return {
+            "up": self.ollama_up,
+            "version": self.ollama_version,
+            "url": self.settings.ollama_url,
+        }
+
+    async def _watch_ollama(self) -> None:
+        while True:
+            await self.check_ollama()
+            await asyncio.sleep(OLLAMA_POLL_S)
+
+    # --- operations for the UI and CLI ----------------------------------------------------------
+
+    def _ctx(self) -> GatewayContext:
+        if self.context is None:
+            raise RuntimeError("the gateway is stopped; start it first")
+        return self.context
+
+    async def create_key(self, name: str, email: str = "", **policy: Any) -> dict[str, Any]:
+        info, secret = await self._keys().create(name, email, **policy)
+        self.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "created"})
+        return {"api_key": secret, **info.to_dict()}
+
+    async def revoke_key(self, key_id: int) -> dict[str, Any]:
+        info = await self._keys().revoke(key_id)
+        self.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "revoked"})
+        return info.to_dict()
+
+    async def list_keys(self) -> list[dict[str, Any]]:
+        await self._flush_audit()
+        return await keys_with_usage(self._keys())
+
+    async def usage_records(self, limit: int = 100, **filters: Any) -> list[dict[str, Any]]:
+        await self._flush_audit()
+        with self._db().bound():
+            return await queries.usage_records(limit=limit, **filters)
+
+    async def usage_totals(self, group_by: str, **filters: Any) -> list[dict[str, Any]]:
+        await self._flush_audit()
+        with self._db().bound():
+            return await queries.usage_totals(group_by, **filters)
+
+    async def usage_series(
+        self, since: datetime, bucket: str = "hour", **filters: Any
+    ) -> list[dict[str, Any]]:
+        await self._flush_audit()
+        with self._db().bound():
+            return await queries.usage_series(since, bucket, **filters)
+
+    async def today(self) -> dict[str, int]:
+        """Requests and tokens since 00:00 UTC (the Overview page's counters)."""
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = await self.usage_totals("model", since=midnight)
+        return {
+            "requests": sum(r["requests"] for r in rows),
+            "tokens": sum(r["total_tokens"] for r in rows),
+        }
+
+    async def preload(self, model: str) -> dict[str, Any]:
+        vram = self._ctx().vram
+        return await vram.preload(await vram.resolve(model))
+
+    async def unload(self, model: str) -> dict[str, Any]:
+        vram = self._ctx().vram
+        return await vram.unload(await vram.resolve(model))
+
+    def vram_snapshot(self) -> dict[str, Any]:
+        return self._ctx().vram.snapshot()
+
+    async def _flush_audit(self) -> None:
+        if self.context is not None:
+            await self.context.audit.flush()
+
+    async def _tokens_since(self, key_id: int, since: datetime) -> int:
+        with self._db().bound():
+            return await queries.tokens_since(key_id, since)
+
+    def _keys(self) -> KeyService:
+        """The running gateway's key service (its cache must see revokes), or one for the CLI."""
+        if self.context is not None:
+            return self.context.keys
+        return KeyService(self._db(), self._master())
+
+    def _db(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("storage is not open")
+        return self.db
+
+    def _master(self) -> MasterKey:
+        assert self.master is not None
+        return self.master
+
+
+def lan_address() -> str | None:
+    """This machine's LAN address (no packet is sent: connecting a UDP socket only routes)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere, nothing is sent
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def since_range(label: str) -> datetime:
+    """Start of a "24h" / "7d" / "30d" range."""
+    span = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}[label]
+    return datetime.now(UTC) - span

@@ -1,0 +1,146 @@
+"""Read-side queries over the audit: records, totals, time series. Call inside `db.bound()`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.functions import Count, Max, Sum
+
+from pbpm_desktop.core.store.models import UsageRecord
+
+MAX_LIMIT = 10_000
+
+
+def _filtered(
+    key_id: int | None = None,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+):  # type: ignore[no-untyped-def]
+    qs = UsageRecord.all()
+    if key_id is not None:
+        qs = qs.filter(key_id=key_id)
+    if model:
+        qs = qs.filter(model=model)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    return qs
+
+
+def record_to_dict(row: UsageRecord) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "key_id": row.key_id,
+        "key_prefix": row.key_prefix,
+        "owner": row.owner,
+        "model": row.model,
+        "route": row.route,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "status": row.status,
+        "duration_ms": round(row.duration_ms, 2),
+        "ttft_ms": None if row.ttft_ms is None else round(row.ttft_ms, 2),
+        "client": row.client,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+async def usage_records(limit: int = 100, **filters: Any) -> list[dict[str, Any]]:
+    """Records newest first."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    rows = await _filtered(**filters).order_by("-created_at", "-id").limit(limit)
+    return [record_to_dict(r) for r in rows]
+
+
+async def usage_totals(group_by: str, **filters: Any) -> list[dict[str, Any]]:
+    """Totals grouped by "key", "model" or "key_model" (requests, tokens, last use)."""
+    columns = {
+        "key": ["key_id", "key_prefix", "owner"],
+        "model": ["model"],
+        "key_model": ["key_id", "key_prefix", "owner", "model"],
+    }[group_by]
+    rows = (
+        await _filtered(**filters)
+        .annotate(
+            requests=Count("id"),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            last=Max("created_at"),
+        )
+        .group_by(*columns)
+        .values(*columns, "requests", "prompt", "completion", "last")
+    )
+    out = []
+    for r in rows:
+        prompt, completion = int(r["prompt"] or 0), int(r["completion"] or 0)
+        last = r["last"]
+        out.append(
+            {
+                **{c: r[c] for c in columns},
+                "requests": r["requests"],
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "last_used": last.isoformat() if isinstance(last, datetime) else last,
+            }
+        )
+    out.sort(key=lambda r: r["total_tokens"], reverse=True)
+    return out
+
+
+async def usage_series(
+    since: datetime, bucket: str = "hour", until: datetime | None = None, **filters: Any
+) -> list[dict[str, Any]]:
+    """Token totals per time bucket ("hour" or "day"), every bucket present (zeros included).
+
+    Bucketing is done in Python over (created_at, tokens) tuples so it works on any database
+    Tortoise supports; a 30-day range of a busy gateway is a few hundred thousand small rows.
+    """
+    step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+    until = until or datetime.now(UTC)
+    rows = await _filtered(since=since, until=until, **filters).values_list(
+        "created_at", "prompt_tokens", "completion_tokens"
+    )
+    start = _floor(since, bucket)
+    count = int((until - start) / step) + 1
+    prompt = [0] * count
+    completion = [0] * count
+    requests = [0] * count
+    for created, p, c in rows:
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        i = int((created - start) / step)
+        if 0 <= i < count:
+            prompt[i] += p
+            completion[i] += c
+            requests[i] += 1
+    return [
+        {
+            "start": (start + i * step).isoformat(),
+            "prompt_tokens": prompt[i],
+            "completion_tokens": completion[i],
+            "requests": requests[i],
+        }
+        for i in range(count)
+    ]
+
+
+async def tokens_since(key_id: int, since: datetime) -> int:
+    row = (
+        await _filtered(key_id=key_id, since=since)
+        .annotate(p=Sum("prompt_tokens"), c=Sum("completion_tokens"))
+        .values("p", "c")
+    )
+    if not row:
+        return 0
+    return int(row[0]["p"] or 0) + int(row[0]["c"] or 0)
+
+
+def _floor(when: datetime, bucket: str) -> datetime:
+    when = when.astimezone(UTC)
+    if bucket == "hour":
+        return when.replace(minute=0, second=0, microsecond=0)
+    return when.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -13,7 +13,7 @@ from pbpm_desktop.core.api.errors import ApiError, Handler
 from pbpm_desktop.core.keys import MASTER, KeyInfo
 
 PUBLIC_PATHS = frozenset({"/health", "/"})
-PRINCIPAL = "pbpm_principal"
+PRINCIPAL = web.RequestKey("pbpm_principal", object)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pbpm-desktop"'}
 
 
@@ -28,7 +28,9 @@ def bearer_token(request: web.Request) -> str | None:
 
 def client_key(request: web.Request) -> KeyInfo:
     """The authenticated client key of a request that passed the middleware."""
-    return request[PRINCIPAL]
+    principal = request[PRINCIPAL]
+    assert isinstance(principal, KeyInfo)
+    return principal
 
 
 @web.middleware

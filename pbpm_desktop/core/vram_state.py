@@ -1,0 +1,228 @@
+"""The VRAM manager's bookkeeping: what is installed, what is resident, and budget arithmetic.
+
+Kept free of I/O and of asyncio so the policy decisions (does a model fit, which model to
+evict, what counts against the budget) are plain functions of state that read top to bottom.
+`pbpm_desktop.core.vram` owns the scheduling and the Ollama calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pbpm_desktop.config import Settings
+
+log = logging.getLogger(__name__)
+
+ALWAYS_ON = "always_on"
+ON_DEMAND = "on_demand"
+
+GB = 1024**3
+
+
+def gb(size: int) -> str:
+    """Human size for messages: '4.7 GB'."""
+    return f"{size / GB:.1f} GB"
+
+
+@dataclass
+class Resident:
+    """A model Ollama holds in memory, as last seen in /api/ps."""
+
+    name: str
+    size: int
+    size_vram: int
+    expires_at: str | None
+    #: loaded by something other than the gateway (another Ollama client); adopted in the budget
+    external: bool = False
+    #: False while /api/ps no longer lists it but our requests still stream from it
+    listed: bool = True
+
+
+class Ledger:
+    """Installed models, resident models, in-flight counts and the budget they imply.
+
+    Budget rule (DESIGN §4): always-on models have their space reserved whether or not they
+    are resident right now (they get reloaded), on-demand and external models count while
+    resident, and the sum stays within `VRAM_LIMIT_GB`.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.installed: dict[str, dict[str, Any]] = {}
+        #: canonical installed names of the configured always-on models
+        self.always_on: frozenset[str] = frozenset()
+        #: configured always-on names that are not installed
+        self.missing_always_on: list[str] = []
+        self.resident: dict[str, Resident] = {}
+        self.in_flight: dict[str, int] = {}
+        self.last_used: dict[str, float] = {}
+        self._real_sizes: dict[str, int] = {}
+
+    # -- names and categories -------------------------------------------------------------
+
+    def canonical(self, name: str) -> str | None:
+        """The installed name for `name` ("llama3.2" -> "llama3.2:latest"), or None."""
+        if name in self.installed:
+            return name
+        if ":" not in name and f"{name}:latest" in self.installed:
+            return f"{name}:latest"
+        return None
+
+    def category(self, name: str) -> str:
+        if name in self.always_on or name in self.settings.always_on_models:
+            return ALWAYS_ON
+        canonical = self.canonical(name)
+        return ALWAYS_ON if canonical is not None and canonical in self.always_on else ON_DEMAND
+
+    def set_installed(self, models: Iterable[dict[str, Any]]) -> list[str]:
+        """Replace the installed list from /api/tags; returns always-on names newly missing."""
+        self.installed = {}
+        for entry in models:
+            name = entry.get("name") or entry.get("model")
+            if name:
+                self.installed[str(name)] = entry
+        always_on: set[str] = set()
+        missing: list[str] = []
+        for configured in self.settings.always_on_models:
+            canonical = self.canonical(configured)
+            if canonical is None:
+                missing.append(configured)
+            else:
+                always_on.add(canonical)
+        newly_missing = [name for name in missing if name not in self.missing_always_on]
+        self.always_on = frozenset(always_on)
+        self.missing_always_on = missing
+        return newly_missing
+
+    # -- sizes and budget -----------------------------------------------------------------
+
+    def size_of(self, name: str) -> int:
+        """Best known memory footprint: /api/ps size once seen loaded, else /api/tags size."""
+        resident = self.resident.get(name)
+        if resident is not None and resident.size > 0:
+            return resident.size
+        if name in self._real_sizes:
+            return self._real_sizes[name]
+        return int(self.installed.get(name, {}).get("size") or 0)
+
+    def always_on_bytes(self, exclude: str | None = None) -> int:
+        return sum(self.size_of(name) for name in self.always_on if name != exclude)
+
+    def planned_bytes(self, exclude: str | None = None) -> int:
+        """Budget in use: reserved always-on space plus every other resident model."""
+        others = sum(
+            self.size_of(name)
+            for name in self.resident
+            if name not in self.always_on and name != exclude
+        )
+        return self.always_on_bytes(exclude) + others
+
+    def resident_bytes(self) -> int:
+        """What Ollama actually holds right now (for the dashboard)."""
+        return sum(self.size_of(name) for name in self.resident)
+
+    def on_demand_resident(self, exclude: str | None = None) -> list[str]:
+        return [n for n in self.resident if n not in self.always_on and n != exclude]
+
+    def fits(self, name: str) -> bool:
+        """Could `name` be loaded now without breaking MAX_HEAVY_MODELS or VRAM_LIMIT_GB?"""
+        if name in self.always_on:
+            return self.planned_bytes() <= self.settings.vram_limit_bytes
+        if len(self.on_demand_resident(exclude=name)) >= self.settings.max_heavy_models:
+            return False
+        needed = self.planned_bytes(exclude=name) + self.size_of(name)
+        return needed <= self.settings.vram_limit_bytes
+
+    def never_fits_reason(self, name: str) -> str | None:
+        """Why an on-demand model can never be loaded under the settings, or None if it can."""
+        if self.settings.max_heavy_models < 1:
+            return (
+                f"model '{name}' cannot be loaded: MAX_HEAVY_MODELS is "
+                f"{self.settings.max_heavy_models}, so no on-demand model may be resident. "
+                "Set MAX_HEAVY_MODELS to 1 or more."
+            )
+        size = self.size_of(name)
+        reserved = self.always_on_bytes(exclude=name)
+        limit = self.settings.vram_limit_bytes
+        if size + reserved <= limit:
+            return None
+        always_on = ", ".join(sorted(n for n in self.always_on if n != name)) or "none"
+        return (
+            f"model '{name}' needs {gb(size)} but VRAM_LIMIT_GB={self.settings.vram_limit_gb:g} "
+            f"leaves only {gb(max(limit - reserved, 0))} next to the always-on models "
+            f"({always_on}: {gb(reserved)}). Raise VRAM_LIMIT_GB, remove models from "
+            "ALWAYS_ON_MODELS, or use a smaller model."
+        )
+
+    def pick_victim(self, for_model: str, idle_only: bool = False) -> str | None:
+        """The on-demand resident to evict next: least recently used, idle ones first.
+
+        A model with requests in flight is in use right now, so it ranks as the most recently
+        used; we would wait for it to drain only if no idle model can go instead.
+        """
+        candidates = [
+            name
+            for name in self.on_demand_resident(exclude=for_model)
+            if not idle_only or self.in_flight.get(name, 0) == 0
+        ]
+        if not candidates:
+            return None
+        return min(
+            candidates,
+            key=lambda n: (self.in_flight.get(n, 0) > 0, self.last_used.get(n, 0.0)),
+        )
+
+    def mark_loaded(self, name: str) -> None:
+        """Record a model Ollama just said it loaded, if /api/ps did not show it yet."""
+        if name not in self.resident:
+            size = self.size_of(name)
+            self.resident[name] = Resident(name, size, size, None)
+
+    # -- /api/ps --------------------------------------------------------------------------
+
+    def apply_ps(self, models: Iterable[dict[str, Any]], loading: str | None = None) -> bool:
+        """Make the resident set match /api/ps; returns whether anything changed.
+
+        New names are adopted (marked external unless the gateway is loading or using them).
+        Names gone from /api/ps are dropped, except while our requests still stream from
+        them: Ollama reloads a model to serve a request, so it keeps counting in the budget.
+        """
+        now = time.monotonic()
+        seen: dict[str, dict[str, Any]] = {}
+        for entry in models:
+            name = entry.get("name") or entry.get("model")
+            if name:
+                seen[str(name)] = entry
+        changed = False
+        for name, entry in seen.items():
+            size_vram = int(entry.get("size_vram") or 0)
+            size = int(entry.get("size") or size_vram)
+            expires_at = entry.get("expires_at")
+            if size > 0:
+                self._real_sizes[name] = size
+            resident = self.resident.get(name)
+            if resident is None:
+                ours = name == loading or name in self.always_on or name in self.in_flight
+                self.resident[name] = Resident(name, size, size_vram, expires_at, not ours)
+                self.last_used.setdefault(name, now)
+                if not ours:
+                    self.last_used[name] = now
+                    log.info("adopted %s (%s) loaded outside the gateway", name, gb(size))
+                changed = True
+                continue
+            if (resident.size, resident.size_vram, resident.listed) != (size, size_vram, True):
+                changed = True
+            resident.size, resident.size_vram, resident.listed = size, size_vram, True
+            resident.expires_at = expires_at
+        for name in [n for n in self.resident if n not in seen]:
+            if self.in_flight.get(name, 0) > 0:
+                self.resident[name].listed = False
+                continue
+            del self.resident[name]
+            log.info("%s is no longer loaded in Ollama", name)
+            changed = True
+        return changed

@@ -12,9 +12,9 @@ import pytest
 
 os.environ.setdefault("PBPM_NO_KEYRING", "1")  # never touch the developer's real keyring
 
-from pbpm_desktop.config import Settings  # noqa: E402
-from pbpm_desktop.core.service import GatewayService  # noqa: E402
-from pbpm_desktop.simulator import OllamaSimulator, SimModel  # noqa: E402
+from pbpm_desktop.config import Settings
+from pbpm_desktop.core.service import GatewayService
+from pbpm_desktop.simulator import OllamaSimulator, SimModel
 
 MASTER = "test-master-key-0123456789"
 GB = 1024**3

@@ -150,13 +150,20 @@ async def _serve(settings: Settings, *, demo: bool) -> None:
 
 def announce(service: Any) -> None:
     """Print where the gateway listens and, on first start only, where the master key is."""
-    master = service.master
     print(f"PBPM Desktop gateway listening on {' and '.join(service.urls())}", flush=True)
     print(f"upstream Ollama: {service.settings.ollama_url}", flush=True)
+    announce_master_key(service.master)
+
+
+def announce_master_key(master: Any) -> None:
+    """On the start that generated it, say where the master key is (never the key itself)."""
     if master.created:
-        print(f"a new master key was generated and stored in the {master.describe()}", flush=True)
+        # stderr: `--json` output on stdout stays machine-readable
+        print(
+            f"a new master key was generated and stored in the {master.describe()}", file=sys.stderr
+        )
         if master.source == "file":
-            print(f"  read it with: cat {master.location}", flush=True)
+            print(f"  read it with: cat {master.location}", file=sys.stderr)
 
 
 async def _with_storage(settings: Settings) -> Any:
@@ -164,6 +171,7 @@ async def _with_storage(settings: Settings) -> Any:
 
     service = GatewayService(settings)
     await service.open_storage()
+    announce_master_key(service.master)
     return service
 
 

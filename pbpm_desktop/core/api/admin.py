@@ -55,7 +55,9 @@ async def create_key(request: web.Request) -> web.Response:
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    return web.json_response({"keys": await keys_with_usage(context_of(request).keys)})
+    ctx = context_of(request)
+    await ctx.audit.flush()  # include what is still in the batch
+    return web.json_response({"keys": await keys_with_usage(ctx.keys)})
 
 
 async def keys_with_usage(keys: KeyService) -> list[dict[str, Any]]:

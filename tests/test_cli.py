@@ -72,7 +72,7 @@ async def test_serve_streams_audits_and_flushes_on_sigterm(tmp_path: Path) -> No
     await sim.start()
     env = cli_env(tmp_path, sim.url)
     try:
-        code, out = await run_cli(tmp_path, "keys", "create", "--name", "t", "--json", env=env)
+        _, out = await run_cli(tmp_path, "keys", "create", "--name", "t", "--json", env=env)
         secret = json.loads(out[: out.rindex("}") + 1])["api_key"]
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pbpm_desktop", "serve", "--host", "127.0.0.1", "--port", "0",
@@ -97,6 +97,7 @@ async def test_serve_streams_audits_and_flushes_on_sigterm(tmp_path: Path) -> No
         assert await proc.wait() == 0, rest
         assert "Traceback" not in rest
         code, out = await run_cli(tmp_path, "usage", "--json", env=env)
+        assert code == 0, out
         rows = json.loads(out)
         assert rows[0]["completion_tokens"] == chunks[-1]["eval_count"] == 6
         assert rows[0]["model"] == "llama3.2:3b"

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from pbpm_desktop.config import Settings
@@ -286,6 +287,17 @@ class VramManager:
                 raise
             except OllamaError as exc:
                 log.warning("could not load always-on model %s: %s", name, exc.message)
+        for name in sorted(ledger.always_on & ledger.resident.keys()):
+            if not pinned_forever(ledger.resident[name].expires_at):
+                # Ollama's /v1 routes ignore keep_alive, so a /v1 request resets an always-on
+                # model to Ollama's default expiry; re-pin it (a load of a resident model is
+                # instant and only refreshes its keep_alive).
+                log.info(
+                    "re-pinning always-on model %s (expiry was %s)",
+                    name,
+                    ledger.resident[name].expires_at,
+                )
+                await self._scheduler.load_request(name)
 
     async def _refresh_tags(self) -> None:
         models = await retry_once(self.ollama.tags)
@@ -379,3 +391,14 @@ def _preload_result(name: str, category: str, admission: Admission) -> dict[str,
         "load_ms": admission.load_ms,
         "category": category,
     }
+
+
+def pinned_forever(expires_at: str | None) -> bool:
+    """True if an /api/ps expiry means "never" (Ollama reports a date centuries ahead)."""
+    if not expires_at:
+        return True  # unknown: do not churn
+    try:
+        year = int(expires_at[:4])
+    except ValueError:
+        return True
+    return year >= datetime.now(UTC).year + 5

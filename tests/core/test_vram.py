@@ -467,6 +467,19 @@ async def test_reconcile_reloads_always_on_after_external_unload(
     await wait_until(lambda: [r["name"] for r in vm.snapshot()["resident"]] == [LIGHT])
 
 
+async def test_reconcile_re_pins_an_always_on_model_whose_expiry_was_reset(
+    vram_make: Callable[..., Awaitable[VramManager]],
+    vram_sim: OllamaSimulator,
+    vram_client: OllamaClient,
+) -> None:
+    vm = await vram_make()
+    # an OpenAI-style /v1 request cannot carry keep_alive: Ollama resets it to its default
+    await chat(vram_client, LIGHT, keep_alive="5m")
+    assert vram_sim.resident()[LIGHT].keep_alive == 300
+    await vm.reconcile()
+    assert vram_sim.resident()[LIGHT].keep_alive < 0
+
+
 async def test_external_load_counts_in_budget_and_is_evicted_when_needed(
     vram_make: Callable[..., Awaitable[VramManager]],
     vram_sim: OllamaSimulator,

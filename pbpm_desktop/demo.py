@@ -55,7 +55,11 @@ class DemoBackend:
         )
 
     async def attach(self, service: Any) -> None:
-        """Give the running demo gateway a client key, a week of history and live traffic."""
+        """Give the running demo gateway a client key, a week of history and live traffic.
+
+        Called again after the gateway restarts (new settings): the old traffic stops first.
+        """
+        await self._stop_traffic()
         for key in await service.list_keys():  # secrets are not recoverable: issue a fresh one
             if key["name"] == DEMO_KEY_NAME and key["status"] == "active":
                 await service.revoke_key(key["id"])
@@ -81,12 +85,15 @@ class DemoBackend:
                 except aiohttp.ClientError as exc:
                     log.debug("demo traffic: %s", exc)
 
-    async def stop(self) -> None:
+    async def _stop_traffic(self) -> None:
         if self._traffic is not None:
             self._traffic.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._traffic
             self._traffic = None
+
+    async def stop(self) -> None:
+        await self._stop_traffic()
         await self.simulator.stop()
 
 

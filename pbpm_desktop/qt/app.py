@@ -1,0 +1,93 @@
+"""Entry point of the desktop app: QApplication + qasync loop + controller (DESIGN.md §6).
+
+`launch_gui(settings, demo=...)` is what `pbpm-desktop` / `pbpm-desktop demo` call; it returns
+the process exit code once the gateway has stopped and the audit is flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import qasync
+from PySide6.QtCore import QLocale, QTranslator
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from pbpm_desktop.config import Settings
+from pbpm_desktop.qt.controller import AppController
+from pbpm_desktop.qt.errors import describe
+from pbpm_desktop.qt.icons import RESOURCES, app_icon
+from pbpm_desktop.qt.signals import SignalWaker
+from pbpm_desktop.qt.style import apply_style
+
+log = logging.getLogger(__name__)
+
+
+def make_app(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication with our name, icon, style and translation (reused if one exists)."""
+    app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv[:1]))
+    assert isinstance(app, QApplication)
+    app.setApplicationName("PBPM Desktop")
+    app.setOrganizationName("pbpm-desktop")
+    app.setDesktopFileName("pbpm-desktop")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # closing the window keeps the tray app running
+    apply_style(app)
+    install_translator(app)
+    return app
+
+
+def install_translator(app: QApplication, locale: QLocale | None = None) -> QTranslator | None:
+    """Load resources/i18n/pbpm_desktop_<locale>.qm when present (e.g. pt_BR)."""
+    translator = QTranslator(app)
+    if translator.load(locale or QLocale(), "pbpm_desktop", "_", str(RESOURCES / "i18n")):
+        app.installTranslator(translator)
+        return translator
+    return None
+
+
+def launch_gui(settings: Settings, demo: bool = False) -> int:
+    app = make_app()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    controller = AppController(settings, demo=demo)
+    waker = SignalWaker(lambda _signum: controller.request_quit())
+    waker.install()
+    controller.finished.connect(lambda _code: loop.stop())
+    app.aboutToQuit.connect(controller.shutdown_blocking)
+
+    async def start() -> None:
+        try:
+            await controller.start()
+        except Exception as exc:  # nothing to show yet: say it in words, then exit
+            log.exception("PBPM Desktop could not start")
+            message = describe(exc)
+            print(f"error: {message}", file=sys.stderr)
+            if QGuiApplication.platformName() != "offscreen":  # nobody could close it there
+                QMessageBox.critical(None, "PBPM Desktop", message)
+            controller.exit_code = 1
+            controller.shutdown_blocking()
+
+    loop.call_soon(lambda: controller.tasks.spawn(start(), ""))
+    try:
+        loop.run_forever()
+    finally:
+        waker.close()
+        app.aboutToQuit.disconnect(controller.shutdown_blocking)
+        controller.shutdown_blocking()
+        _drain(loop)
+        loop.close()
+        asyncio.set_event_loop(None)
+    return controller.exit_code
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Let cancelled UI tasks finish so none is destroyed while pending."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))

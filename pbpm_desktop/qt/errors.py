@@ -1,0 +1,40 @@
+"""Readable error messages for the UI: the user sees one sentence, the log gets the traceback.
+
+Core exceptions already carry messages written for people (`KeyServiceError.message`,
+`VramError.message`, `OSError.strerror`…); this module picks that text, and falls back to a
+short generic sentence for anything unexpected, so no traceback ever reaches a dialog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+
+from PySide6.QtCore import QCoreApplication
+
+log = logging.getLogger(__name__)
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("errors", text)
+
+
+def describe(exc: BaseException) -> str:
+    """One human sentence for `exc` (never a traceback)."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message:
+        return message
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | concurrent.futures.TimeoutError):
+        return _tr("The operation timed out. Is Ollama busy or unreachable?")
+    if isinstance(exc, OSError):
+        text = str(exc.args[1]) if len(exc.args) > 1 else (exc.strerror or str(exc))
+        return text or _tr("A system error occurred.")
+    text = str(exc).strip()
+    if isinstance(exc, RuntimeError | ValueError | KeyError) and text:
+        return text.strip("'\"")
+    if text:
+        return f"{type(exc).__name__}: {text}"
+    return _tr("Unexpected error ({name}); see the log for details.").format(
+        name=type(exc).__name__
+    )

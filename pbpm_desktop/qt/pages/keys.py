@@ -1,0 +1,229 @@
+"""Keys: issue a client key (shown once), see every key's usage, revoke with confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QCheckBox, QDialog, QLabel, QPushButton
+
+from pbpm_desktop.qt import style
+from pbpm_desktop.qt.context import UiContext
+from pbpm_desktop.qt.dialogs import IssueKeyDialog, KeyCreatedDialog, confirm, run_dialog
+from pbpm_desktop.qt.errors import describe
+from pbpm_desktop.qt.formatting import ago, grouped, local_time
+from pbpm_desktop.qt.pages.base import Page
+from pbpm_desktop.qt.widgets import cell, make_table
+
+STATUS_COLOURS = {"active": style.GOOD, "revoked": style.BAD, "expired": style.WARN}
+
+
+class KeysPage(Page):
+    icon_name = "nav-keys"
+
+    def __init__(self, ctx: UiContext) -> None:
+        super().__init__(
+            ctx,
+            self.tr("Keys"),
+            self.tr(
+                "Each person or program gets its own key, so usage is audited per key and a "
+                "key can be revoked without affecting the others."
+            ),
+        )
+        self.show_revoked = QCheckBox(self.tr("Show revoked"))
+        self.show_revoked.toggled.connect(self.show_keys)
+        self.revoke_button = QPushButton(self.tr("Revoke…"), objectName="Danger")
+        self.revoke_button.clicked.connect(self.revoke_selected)
+        self.issue_button = QPushButton(self.tr("Issue key…"), objectName="Primary")
+        self.issue_button.clicked.connect(self.issue)
+        for widget in (self.show_revoked, self.revoke_button, self.issue_button):
+            self.header.add_action(widget)
+        self.table = make_table(
+            [
+                self.tr("ID"),
+                self.tr("Prefix"),
+                self.tr("Name"),
+                self.tr("Owner"),
+                self.tr("Created"),
+                self.tr("Last used"),
+                self.tr("Requests"),
+                self.tr("Tokens used"),
+                self.tr("Status"),
+            ]
+        )
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.layout_.addWidget(self.table, 1)
+        self.empty = QLabel(
+            self.tr("No keys yet. Issue one for each person or program that uses the models."),
+            objectName="Muted",
+        )
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.layout_.addWidget(self.empty)
+        self.keys: list[dict[str, Any]] = []
+        self.last_created: dict[str, Any] | None = None
+        #: the dialog showing a new key (tests and screenshots reach it here)
+        self.created_dialog: KeyCreatedDialog | None = None
+        self.issue_dialog: IssueKeyDialog | None = None
+        self._loading = False
+        self._debounce = QTimer(self, singleShot=True, interval=2000)
+        self._debounce.timeout.connect(self.refresh)
+        ctx.bridge.keysChanged.connect(self._keys_changed)
+        ctx.bridge.requestsDone.connect(self._new_requests)
+        ctx.state.changed.connect(self._update_buttons)
+        self._update_buttons()
+
+    def _keys_changed(self, _payload: object) -> None:
+        if self.active:
+            self.refresh()
+
+    def _new_requests(self, _rows: list[dict[str, Any]]) -> None:
+        if self.active and not self._debounce.isActive():
+            self._debounce.start()
+
+    # -- data -------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        if not self._loading:
+            self._loading = True
+            self.spawn(self._load(), self.tr("Loading keys"))
+
+    async def _load(self) -> None:
+        try:
+            self.keys = await self.bridge.call(self.service.list_keys)
+        finally:
+            self._loading = False
+        self.show_keys()
+
+    def show_keys(self) -> None:
+        selected = self.selected_key()
+        rows = [
+            k for k in self.keys if self.show_revoked.isChecked() or k.get("status") != "revoked"
+        ]
+        rows.sort(key=lambda k: k.get("id", 0), reverse=True)
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(rows))
+        for row, key in enumerate(rows):
+            status = str(key.get("status", ""))
+            values = [
+                (str(key.get("id", "")), True, ""),
+                (f"{key.get('prefix', '')}…", False, ""),
+                (str(key.get("name", "")), False, ""),
+                (str(key.get("email") or key.get("owner") or ""), False, ""),
+                (local_time(key.get("created_at")), False, ""),
+                (ago(key.get("last_used")), False, local_time(key.get("last_used"), seconds=True)),
+                (grouped(key.get("requests", 0)), True, ""),
+                (grouped(key.get("tokens_used", 0)), True, ""),
+                (status, False, self._policy_text(key)),
+            ]
+            for column, (text, right, tip) in enumerate(values):
+                item = cell(text, align_right=right, tooltip=tip)
+                item.setData(Qt.ItemDataRole.UserRole, key.get("id"))
+                self.table.setItem(row, column, item)
+            self.table.item(row, 8).setForeground(QColor(STATUS_COLOURS.get(status, style.MUTED)))
+            if selected is not None and key.get("id") == selected.get("id"):
+                self.table.selectRow(row)
+        self.empty.setVisible(not rows)
+        self._update_buttons()
+
+    def _policy_text(self, key: dict[str, Any]) -> str:
+        parts = []
+        if key.get("models"):
+            parts.append(self.tr("models: {m}").format(m=", ".join(key["models"])))
+        if key.get("rpm"):
+            parts.append(self.tr("{n} requests/min").format(n=key["rpm"]))
+        if key.get("tokens_per_day"):
+            parts.append(self.tr("{n} tokens/day").format(n=grouped(key["tokens_per_day"])))
+        if key.get("expires_at"):
+            parts.append(self.tr("expires {t}").format(t=local_time(key["expires_at"])))
+        return "; ".join(parts) or self.tr("no limits")
+
+    def selected_key(self) -> dict[str, Any] | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows:
+            return None
+        item = self.table.item(rows[0].row(), 0)
+        key_id = item.data(Qt.ItemDataRole.UserRole) if item else None
+        return next((k for k in self.keys if k.get("id") == key_id), None)
+
+    def select_key(self, key_id: int) -> None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == key_id:
+                self.table.selectRow(row)
+                return
+
+    def _update_buttons(self) -> None:
+        key = self.selected_key()
+        serving = self.serving
+        self.issue_button.setEnabled(serving)
+        self.revoke_button.setEnabled(
+            serving and key is not None and key.get("status") != "revoked"
+        )
+        tip = "" if serving else self.tr("Start the gateway to manage keys")
+        self.issue_button.setToolTip(tip)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def issue(self) -> None:
+        self.spawn(self._issue(), self.tr("Issuing a key"))
+
+    async def _issue(self) -> None:
+        installed = [m["name"] for m in self.ctx.state.installed()]
+        dialog = IssueKeyDialog(installed, self)
+        self.issue_dialog = dialog
+        try:
+            if await run_dialog(dialog) != QDialog.DialogCode.Accepted:
+                return
+            values = dialog.values()
+        finally:
+            self.issue_dialog = None
+            dialog.deleteLater()
+        name, email = values.pop("name"), values.pop("email")
+        self.issue_button.setEnabled(False)
+        try:
+            created = await self.bridge.call(self.service.create_key, name, email, **values)
+        except Exception as exc:
+            self.ctx.notifier.error(self.tr("Could not issue the key: {e}").format(e=describe(exc)))
+            return
+        finally:
+            self._update_buttons()
+        self.last_created = created
+        await self._load()
+        self.select_key(created.get("id", -1))
+        shown = KeyCreatedDialog(
+            created["api_key"],
+            created.get("owner") or name,
+            self.ctx.state.lan_url or self.ctx.state.url,
+            self,
+        )
+        self.created_dialog = shown
+        try:
+            await run_dialog(shown)
+        finally:
+            self.created_dialog = None
+            shown.deleteLater()
+
+    def revoke_selected(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.spawn(self._revoke(key), self.tr("Revoking a key"))
+
+    async def _revoke(self, key: dict[str, Any]) -> None:
+        question = self.tr(
+            "Revoke key {prefix}… of {owner}?\n\nEvery client using it is refused from now on. "
+            "This cannot be undone; issue a new key if needed."
+        ).format(prefix=key.get("prefix", ""), owner=key.get("owner", ""))
+        if not await confirm(self, self.tr("Revoke key"), question, self.tr("Revoke")):
+            return
+        try:
+            await self.bridge.call(self.service.revoke_key, int(key["id"]))
+        except Exception as exc:
+            self.ctx.notifier.error(
+                self.tr("Could not revoke the key: {e}").format(e=describe(exc))
+            )
+            return
+        self.ctx.notifier.success(
+            self.tr("Key {prefix}… revoked.").format(prefix=key.get("prefix", ""))
+        )
+        await self._load()

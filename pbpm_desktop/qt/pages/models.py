@@ -1,0 +1,310 @@
+"""Models & VRAM: installed models, what is loaded, one-click preload/unload, live VRAM plot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pbpm_desktop.qt import style
+from pbpm_desktop.qt.charts import VramPlot
+from pbpm_desktop.qt.context import UiContext
+from pbpm_desktop.qt.formatting import expires_in, human_bytes
+from pbpm_desktop.qt.model_ops import PRELOAD, UNLOAD, refresh_vram, start_model_op
+from pbpm_desktop.qt.pages.base import Page
+from pbpm_desktop.qt.widgets import cell, make_table
+
+COLUMNS = (
+    "model",
+    "category",
+    "size",
+    "state",
+    "vram",
+    "expires",
+    "in_flight",
+    "waiting",
+    "action",
+)
+
+
+class ActionCell(QWidget):
+    """Preload / Unload buttons, replaced by a busy bar while the operation runs."""
+
+    def __init__(self, page: ModelsPage, model: str) -> None:
+        super().__init__()
+        self.model = model
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 1, 4, 1)
+        layout.setSpacing(4)
+        self.preload = QPushButton(self.tr("Preload"))
+        self.unload = QPushButton(self.tr("Unload"))
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumHeight(18)
+        self.busy.setTextVisible(False)
+        self.busy_label = QLabel("", objectName="Muted")
+        for button in (self.preload, self.unload):
+            button.setFixedWidth(84)
+        self.busy.setFixedWidth(80)
+        for widget in (self.preload, self.unload, self.busy_label, self.busy):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        self.preload.clicked.connect(lambda: page.start_op(PRELOAD, model))
+        self.unload.clicked.connect(lambda: page.start_op(UNLOAD, model))
+        self.set_state(loaded=False, always_on=False, pending=None, serving=True)
+
+    def set_state(self, *, loaded: bool, always_on: bool, pending: str | None, serving: bool):
+        busy = pending is not None
+        self.busy.setVisible(busy)
+        self.busy_label.setVisible(busy)
+        self.busy_label.setText(
+            self.tr("Loading…") if pending == PRELOAD else self.tr("Unloading…")
+        )
+        self.preload.setVisible(not busy)
+        self.unload.setVisible(not busy)
+        self.preload.setEnabled(serving)
+        self.preload.setText(self.tr("Reload") if loaded else self.tr("Preload"))
+        self.preload.setToolTip(
+            self.tr("Refresh its keep-alive") if loaded else self.tr("Load it into VRAM now")
+        )
+        self.unload.setEnabled(serving and loaded and not always_on)
+        self.unload.setToolTip(
+            self.tr("Always-on models stay loaded; change ALWAYS_ON_MODELS in Settings")
+            if always_on
+            else self.tr("Unload once its requests have finished")
+        )
+
+
+class ModelsPage(Page):
+    icon_name = "nav-models"
+
+    def __init__(self, ctx: UiContext) -> None:
+        super().__init__(
+            ctx,
+            self.tr("Models & VRAM"),
+            self.tr(
+                "Always-on models stay loaded; on-demand models are swapped in when a request "
+                "needs them and unloaded when idle or to make room."
+            ),
+        )
+        refresh = QPushButton(self.tr("Refresh"))
+        refresh.clicked.connect(self.refresh)
+        self.header.add_action(refresh)
+
+        self.swap_bar = QFrame(objectName="Card")
+        swap_layout = QHBoxLayout(self.swap_bar)
+        swap_layout.setContentsMargins(12, 6, 12, 6)
+        self.swap_label = QLabel("")
+        self.swap_progress = QProgressBar()
+        self.swap_progress.setRange(0, 0)
+        self.swap_progress.setTextVisible(False)
+        self.swap_progress.setMaximumWidth(220)
+        swap_layout.addWidget(self.swap_label, 1)
+        swap_layout.addWidget(self.swap_progress)
+        self.swap_bar.hide()
+        self.layout_.addWidget(self.swap_bar)
+
+        budget_row = QHBoxLayout()
+        budget_row.addWidget(QLabel(self.tr("VRAM budget")))
+        self.budget_bar = QProgressBar()
+        self.budget_bar.setRange(0, 1000)
+        self.budget_bar.setTextVisible(False)
+        self.budget_bar.setMaximumHeight(12)
+        budget_row.addWidget(self.budget_bar, 1)
+        self.budget_label = QLabel("")
+        budget_row.addWidget(self.budget_label)
+        self.gpu_label = QLabel("", objectName="Muted")
+        budget_row.addWidget(self.gpu_label)
+        self.layout_.addLayout(budget_row)
+
+        self.table = make_table(
+            [
+                self.tr("Model"),
+                self.tr("Category"),
+                self.tr("Size"),
+                self.tr("State"),
+                self.tr("VRAM"),
+                self.tr("Expires"),
+                self.tr("In flight"),
+                self.tr("Waiting"),
+                "",
+            ]
+        )
+        self.table.setSelectionMode(self.table.SelectionMode.NoSelection)
+        self.table.verticalHeader().setDefaultSectionSize(34)
+        self.plot = VramPlot()
+        self.plot.setMinimumHeight(220)
+        plot_box = QWidget()
+        plot_layout = QVBoxLayout(plot_box)
+        plot_layout.setContentsMargins(0, 6, 0, 0)
+        plot_title = QLabel(
+            self.tr("VRAM used per model (last 10 minutes), against the budget"),
+            objectName="CardTitle",
+        )
+        plot_layout.addWidget(plot_title)
+        plot_layout.addWidget(self.plot, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(plot_box)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.layout_.addWidget(splitter, 1)
+
+        self.rows: list[str] = []
+        self.cells: dict[str, ActionCell] = {}
+        self.tick = QTimer(self, interval=1000)  # expiry countdowns
+        self.tick.timeout.connect(self.update_rows)
+        ctx.state.vramChanged.connect(self.on_snapshot)
+        ctx.state.opsChanged.connect(self.update_rows)
+        ctx.state.changed.connect(self.update_rows)
+        self.on_snapshot(ctx.state.vram)
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        super().activate()
+        self.tick.start()
+
+    def deactivate(self) -> None:
+        super().deactivate()
+        self.tick.stop()
+
+    def refresh(self) -> None:
+        self.spawn(refresh_vram(self.ctx), self.tr("Reading the VRAM state"))
+
+    def start_op(self, op: str, model: str) -> None:
+        start_model_op(self.ctx, op, model)
+
+    # -- display ----------------------------------------------------------------------------
+
+    def on_snapshot(self, snapshot: dict[str, Any]) -> None:
+        self.plot.set_snapshot(snapshot)
+        self.update_rows()
+
+    def update_rows(self) -> None:
+        state = self.ctx.state
+        installed = state.installed()
+        names = [m["name"] for m in installed]
+        if names != self.rows:
+            self._rebuild(names)
+        resident = {m["name"]: m for m in state.resident()}
+        waiting = state.vram.get("waiting") or {}
+        swap = state.swapping()
+        serving = state.gateway == "serving"
+        for row, model in enumerate(installed):
+            name = model["name"]
+            live = resident.get(name)
+            always_on = model.get("category") == "always_on"
+            pending = state.pending.get(name)
+            if swap and swap.get("model") == name:
+                pending = pending or (PRELOAD if swap.get("phase") == "loading" else UNLOAD)
+            texts = {
+                "model": name,
+                "category": self.tr("always-on") if always_on else self.tr("on-demand"),
+                "size": human_bytes(model.get("size")),
+                "state": self._state_text(live is not None, pending, int(waiting.get(name, 0))),
+                "vram": human_bytes(live.get("size_vram") or live.get("size")) if live else "—",
+                "expires": expires_in(live.get("expires_at")) if live else "—",
+                "in_flight": str(live.get("in_flight", 0)) if live else "—",
+                "waiting": str(waiting.get(name, 0) or "—"),
+            }
+            for column, key in enumerate(COLUMNS[:-1]):
+                item = self.table.item(row, column)
+                numeric = key in ("size", "vram", "in_flight", "waiting")
+                if item is None:
+                    self.table.setItem(row, column, cell(texts[key], align_right=numeric))
+                elif item.text() != texts[key]:
+                    item.setText(texts[key])
+            self.cells[name].set_state(
+                loaded=live is not None, always_on=always_on, pending=pending, serving=serving
+            )
+        self._show_budget(state.vram)
+        self._show_swap(swap)
+
+    def _state_text(self, loaded: bool, pending: str | None, waiting: int) -> str:
+        if pending == PRELOAD:
+            return self.tr("Loading…")
+        if pending == UNLOAD:
+            return self.tr("Unloading…")
+        if loaded:
+            return self.tr("Loaded")
+        if waiting:
+            return self.tr("Queued")
+        return self.tr("Not loaded")
+
+    def _rebuild(self, names: list[str]) -> None:
+        self.table.setRowCount(0)
+        self.table.setRowCount(len(names))
+        self.cells = {}
+        for row, name in enumerate(names):
+            action = ActionCell(self, name)
+            self.cells[name] = action
+            self.table.setCellWidget(row, len(COLUMNS) - 1, action)
+        self.rows = names
+        header = self.table.horizontalHeader().sizeHint().height()
+        row_height = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(header + row_height * min(len(names), 7) + 6)
+
+    def _show_budget(self, vram: dict[str, Any]) -> None:
+        used = int(vram.get("budget_used_bytes") or 0)
+        limit = int(vram.get("budget_limit_bytes") or vram.get("budget_bytes") or 0)
+        if limit:
+            self.budget_bar.setValue(min(1000, int(used * 1000 / limit)))
+            self.budget_label.setText(
+                self.tr("{used} of {limit} used").format(
+                    used=human_bytes(used), limit=human_bytes(limit)
+                )
+            )
+        else:
+            self.budget_bar.setValue(0)
+            self.budget_label.setText(self.tr("no VRAM state yet"))
+        gpu = vram.get("gpu") or None
+        if gpu and gpu.get("total_bytes"):
+            self.gpu_label.setText(
+                self.tr("· GPU: {used} of {total}").format(
+                    used=human_bytes(gpu.get("used_bytes")), total=human_bytes(gpu["total_bytes"])
+                )
+            )
+        else:
+            self.gpu_label.setText(self.tr("· GPU totals: no NVML"))
+        missing = vram.get("missing_always_on") or []
+        self.budget_bar.setToolTip(
+            self.tr("Always-on models not installed: {names}").format(names=", ".join(missing))
+            if missing
+            else ""
+        )
+
+    def _show_swap(self, swap: dict[str, Any] | None) -> None:
+        if not swap:
+            self.swap_bar.hide()
+            return
+        model = swap.get("model")
+        reason = swap.get("for")
+        if swap.get("phase") == "unloading":
+            text = (
+                self.tr("Unloading {model} to make room for {other}…").format(
+                    model=model, other=reason
+                )
+                if reason
+                else self.tr("Unloading {model}…").format(model=model)
+            )
+            if swap.get("in_flight"):
+                text += " " + self.tr("(waiting for {n} request(s) to finish)").format(
+                    n=swap["in_flight"]
+                )
+        else:
+            text = self.tr("Loading {model} into VRAM…").format(model=model)
+        self.swap_label.setText(text)
+        self.swap_label.setStyleSheet(f"color: {style.TEXT}; font-weight: 600;")
+        self.swap_bar.show()

@@ -1,0 +1,195 @@
+"""The tray icon and its menu.
+
+`TrayMenu` builds and updates the QMenu from `AppState` and calls an actions object; it
+needs no system tray, so tests exercise every action offscreen. `Tray` puts that menu on a
+QSystemTrayIcon whose picture shows the health: serving / Ollama unreachable / stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from PySide6.QtCore import QCoreApplication, QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from pbpm_desktop.qt.formatting import human_bytes
+from pbpm_desktop.qt.icons import app_icon, icon, tray_icon
+from pbpm_desktop.qt.model_ops import PRELOAD
+from pbpm_desktop.qt.notify import ERROR
+from pbpm_desktop.qt.state import SERVING, STARTING, STOPPING, AppState
+
+
+class TrayActions(Protocol):
+    def show_dashboard(self) -> None: ...
+    def preload(self, model: str) -> None: ...
+    def unload(self, model: str) -> None: ...
+    def copy_url(self) -> None: ...
+    def toggle_gateway(self) -> None: ...
+    def request_quit(self) -> None: ...
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("tray", text)
+
+
+def status_text(state: AppState) -> str:
+    if state.gateway == SERVING:
+        if state.ollama_up is False:
+            return _tr("Serving — Ollama unreachable")
+        return _tr("Serving at {url}").format(url=state.lan_url or state.url or "?")
+    if state.gateway == STARTING:
+        return _tr("Starting…")
+    if state.gateway == STOPPING:
+        return _tr("Stopping…")
+    return _tr("Gateway stopped")
+
+
+def tooltip_text(state: AppState) -> str:
+    """Tray tooltip: state, URL and resident models."""
+    lines = [_tr("PBPM Desktop"), status_text(state)]
+    if state.gateway == SERVING:
+        if state.url and state.lan_url:
+            lines.append(_tr("Local: {url}").format(url=state.url))
+        names = state.resident_names()
+        lines.append(
+            _tr("Loaded: {names}").format(names=", ".join(names))
+            if names
+            else _tr("No model loaded")
+        )
+    return "\n".join(lines)
+
+
+class TrayMenu(QObject):
+    def __init__(self, state: AppState, actions: TrayActions, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.actions = actions
+        self.menu = QMenu()
+        self.menu.setObjectName("TrayMenu")
+        self.status_action = self.menu.addAction("")
+        self.status_action.setEnabled(False)
+        self.menu.addSeparator()
+        self.open_action = self.menu.addAction(app_icon(), self.tr("Open dashboard"))
+        self.open_action.triggered.connect(actions.show_dashboard)
+        self.models_menu = self.menu.addMenu(icon("nav-models"), self.tr("Models"))
+        self.copy_action = self.menu.addAction(self.tr("Copy endpoint URL"))
+        self.copy_action.triggered.connect(actions.copy_url)
+        self.menu.addSeparator()
+        self.toggle_action = self.menu.addAction(self.tr("Stop gateway"))
+        self.toggle_action.triggered.connect(actions.toggle_gateway)
+        self.quit_action = self.menu.addAction(self.tr("Quit"))
+        self.quit_action.triggered.connect(actions.request_quit)
+        #: model name -> its Preload/Unload action
+        self.model_actions: dict[str, QAction] = {}
+        self._models_signature: tuple[object, ...] = ()
+        state.changed.connect(self.refresh)
+        state.vramChanged.connect(self.refresh_models)
+        state.opsChanged.connect(self.refresh_models)
+        self.refresh()
+
+    def refresh(self) -> None:
+        state = self.state
+        self.status_action.setText(status_text(state))
+        serving = state.gateway == SERVING
+        self.toggle_action.setText(self.tr("Stop gateway") if serving else self.tr("Start gateway"))
+        self.toggle_action.setEnabled(state.gateway not in (STARTING, STOPPING))
+        self.copy_action.setEnabled(serving and state.url is not None)
+        self.refresh_models()
+
+    def refresh_models(self, *_args: object) -> None:
+        """Rebuild the Models submenu: one click preloads or unloads each installed model.
+
+        Only when what it shows changed: snapshots arrive several times a second and an
+        open submenu must not be rebuilt under the pointer for nothing.
+        """
+        installed = self.state.installed()
+        resident = set(self.state.resident_names())
+        serving = self.state.gateway == SERVING
+        signature = (
+            serving,
+            tuple((m["name"], m.get("category"), m.get("size")) for m in installed),
+            tuple(sorted(resident)),
+            tuple(sorted(self.state.pending.items())),
+        )
+        if signature == self._models_signature:
+            return
+        self._models_signature = signature
+        self.models_menu.clear()
+        self.model_actions = {}
+        if not installed:
+            empty = self.models_menu.addAction(self.tr("No models (is Ollama running?)"))
+            empty.setEnabled(False)
+        for model in installed:
+            name = model["name"]
+            loaded = name in resident
+            always_on = model.get("category") == "always_on"
+            pending = self.state.pending.get(name)
+            size = human_bytes(model.get("size"))
+            if pending:
+                text = (
+                    self.tr("Loading {name}…")
+                    if pending == PRELOAD
+                    else self.tr("Unloading {name}…")
+                ).format(name=name)
+            elif always_on:
+                text = self.tr("{name} ({size}, always-on)").format(name=name, size=size)
+            elif loaded:
+                text = self.tr("Unload {name} ({size})").format(name=name, size=size)
+            else:
+                text = self.tr("Preload {name} ({size})").format(name=name, size=size)
+            action = self.models_menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(loaded)
+            action.setEnabled(serving and not pending and not always_on)
+            action.setData(name)
+            if loaded:
+                action.triggered.connect(lambda _=False, n=name: self.actions.unload(n))
+            else:
+                action.triggered.connect(lambda _=False, n=name: self.actions.preload(n))
+            self.model_actions[name] = action
+        self.models_menu.setEnabled(serving)
+
+
+class Tray(QObject):
+    """QSystemTrayIcon + TrayMenu; only created when the desktop has a system tray."""
+
+    def __init__(self, state: AppState, actions: TrayActions, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.actions = actions
+        self.menu = TrayMenu(state, actions, self)
+        self.icon = QSystemTrayIcon(tray_icon(state.health), self)
+        self.icon.setContextMenu(self.menu.menu)
+        self.icon.activated.connect(self._activated)
+        state.changed.connect(self.refresh)
+        state.vramChanged.connect(self.refresh)
+        self._health = ""
+        self.refresh()
+
+    def refresh(self, *_args: object) -> None:
+        if self.state.health != self._health:
+            self._health = self.state.health
+            self.icon.setIcon(tray_icon(self._health))
+        self.icon.setToolTip(tooltip_text(self.state))
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.actions.show_dashboard()
+
+    def show(self) -> None:
+        self.icon.show()
+
+    def hide(self) -> None:
+        self.icon.hide()
+
+    def notify(self, level: str, text: str) -> None:
+        kind = (
+            QSystemTrayIcon.MessageIcon.Warning
+            if level == ERROR
+            else QSystemTrayIcon.MessageIcon.Information
+        )
+        self.icon.showMessage(self.tr("PBPM Desktop"), text, kind, 6000)

@@ -1,0 +1,113 @@
+"""The bridge: calls run on the gateway thread; events arrive as throttled, bounded signals."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.audit import AuditEntry
+from pbpm_desktop.core.events import EventBus
+from pbpm_desktop.core.loop_thread import LoopThread
+from pbpm_desktop.qt.bridge import Bridge
+
+from .conftest import drive
+
+
+class Service:
+    def __init__(self) -> None:
+        self.events = EventBus()
+
+    def where(self) -> str:
+        return threading.current_thread().name
+
+    async def awhere(self, suffix: str) -> str:
+        return threading.current_thread().name + suffix
+
+    async def boom(self) -> None:
+        raise RuntimeError("the gateway is stopped; start it first")
+
+
+@pytest.fixture
+def loop_thread():
+    thread = LoopThread("bridge-test")
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def bridge(qloop, loop_thread):
+    service = Service()
+    b = Bridge(loop_thread, service, interval=0.05, max_pending_requests=10)
+    b.attach()
+    yield b
+    b.detach()
+
+
+def publish(loop_thread: LoopThread, bus: EventBus, items: list[tuple[str, Any]]) -> None:
+    async def go() -> None:
+        for name, payload in items:
+            bus.publish(name, payload)
+
+    loop_thread.submit(go()).result(5)
+
+
+def test_calls_run_on_the_gateway_thread(qtbot, bridge):
+    assert drive(qtbot, bridge.call(bridge.service.where)) == "bridge-test"
+    assert drive(qtbot, bridge.call(bridge.service.awhere, "!")) == "bridge-test!"
+    with pytest.raises(RuntimeError, match="stopped"):
+        drive(qtbot, bridge.call(bridge.service.boom))
+    assert bridge.call_blocking(bridge.service.where) == "bridge-test"
+
+
+def test_vram_snapshots_are_coalesced_to_the_latest(qtbot, bridge, loop_thread):
+    received: list[dict[str, Any]] = []
+    bridge.vramChanged.connect(received.append)
+    publish(loop_thread, bridge.service.events, [(ev.VRAM_STATE, {"n": i}) for i in range(200)])
+    qtbot.waitUntil(lambda: bool(received) and received[-1]["n"] == 199, timeout=3000)
+    assert len(received) <= 3  # 200 publishes, at most a leading and a trailing emission
+
+
+def test_requests_are_batched_and_bounded(qtbot, bridge, loop_thread):
+    batches: list[list[dict[str, Any]]] = []
+    bridge.requestsDone.connect(batches.append)
+    entries = [AuditEntry(1, "pbpm-abc", "me", f"m{i}", "chat") for i in range(25)]
+    publish(loop_thread, bridge.service.events, [(ev.REQUEST_DONE, e) for e in entries])
+    qtbot.waitUntil(lambda: bool(batches), timeout=3000)
+    time.sleep(0.1)
+    qtbot.wait(50)
+    rows = [r for batch in batches for r in batch]
+    assert [r["model"] for r in rows] == [f"m{i}" for i in range(15, 25)]  # newest 10 kept
+    assert bridge.dropped_requests == 15
+    assert isinstance(rows[0]["created_at"], str)
+
+
+def test_other_events_are_forwarded_and_detach_stops_them(qtbot, bridge, loop_thread):
+    got: dict[str, Any] = {}
+    bridge.keysChanged.connect(lambda p: got.setdefault("keys", p))
+    bridge.gatewayStateChanged.connect(lambda p: got.setdefault("gateway", p))
+    bridge.ollamaStateChanged.connect(lambda p: got.setdefault("ollama", p))
+    bridge.swapChanged.connect(lambda p: got.setdefault("swap", p))
+    bus = bridge.service.events
+    publish(
+        loop_thread,
+        bus,
+        [
+            (ev.KEYS_CHANGED, {"id": 1, "action": "created"}),
+            (ev.GATEWAY_STATE, {"state": "serving", "url": "http://x"}),
+            (ev.OLLAMA_STATE, {"up": False}),
+            (ev.SWAP, {"phase": "loading", "model": "m"}),
+        ],
+    )
+    qtbot.waitUntil(lambda: len(got) == 4, timeout=3000)
+    assert got["keys"]["action"] == "created" and got["ollama"] == {"up": False}
+    bridge.detach()
+    late: list[Any] = []
+    bridge.keysChanged.connect(late.append)
+    publish(loop_thread, bus, [(ev.KEYS_CHANGED, {"id": 2})])
+    qtbot.wait(100)
+    assert late == []

@@ -1,0 +1,30 @@
+"""Formatting helpers used in tables, cards and the tray."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pbpm_desktop.qt import formatting as f
+
+
+def test_sizes_and_counts():
+    assert f.human_bytes(4.4 * 1024**3) == "4.4 GB"
+    assert f.human_bytes(274_302_450) == "262 MB"
+    assert f.human_bytes(None) == "—"
+    assert f.human_count(950) == "950"
+    assert f.human_count(12_345) == "12.3k"
+    assert f.human_count(4_560_000) == "4.56M"
+    assert f.grouped(1234567) == "1,234,567"
+
+
+def test_times():
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert f.ago(None) == "never"
+    assert f.ago((now - timedelta(minutes=3)).isoformat(), now) == "3 min ago"
+    assert f.ago(now.isoformat(), now) == "just now"
+    assert f.expires_in("2319-03-09T00:31:38+00:00", now) == "never"  # keep_alive -1
+    assert f.expires_in((now + timedelta(minutes=29, seconds=5)).isoformat(), now) == "in 29 min"
+    assert f.expires_in((now - timedelta(seconds=1)).isoformat(), now) == "now"
+    assert f.parse_time("2026-01-01T12:00:00") == now  # naive means UTC
+    assert f.parse_time("garbage") is None
+    assert f.duration_ms(850) == "850 ms" and f.duration_ms(1500) == "1.5 s"

@@ -1,0 +1,245 @@
+"""Pages against the real gateway thread and the Ollama simulator (through the real bridge)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox
+
+from pbpm_desktop.config import read_toml
+from pbpm_desktop.core.store.models import UsageRecord
+from pbpm_desktop.qt.pages.keys import KeysPage
+from pbpm_desktop.qt.pages.models import ModelsPage
+from pbpm_desktop.qt.pages.requests import RequestsPage
+from pbpm_desktop.qt.pages.settings import SettingsPage
+from pbpm_desktop.qt.pages.usage import UsagePage
+
+from .conftest import Gateway
+
+
+def http(url: str, key: str, body: dict | None = None) -> int:
+    """Status of a request through the gateway (a LAN client, from another thread)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            resp.read()
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_issue_and_revoke_a_key_through_the_ui(qtbot, ctx, gateway: Gateway):
+    page = KeysPage(ctx)
+    qtbot.addWidget(page)
+    page.show()
+    page.activate()
+    page.issue_button.click()
+    qtbot.waitUntil(lambda: page.issue_dialog is not None, timeout=3000)
+    dialog = page.issue_dialog
+    assert not dialog.ok.isEnabled()  # a name is required
+    dialog.name.setText("alice-laptop")
+    dialog.email.setText("alice@lab.local")
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: page.created_dialog is not None, timeout=5000)
+    shown = page.created_dialog
+    secret = shown.key_field.text()
+    assert secret.startswith("pbpm-") and secret == page.last_created["api_key"]
+    shown.copy_button.click()
+    assert QGuiApplication.clipboard().text() == secret
+    shown.accept()
+    # the gateway has it, and it works for inference routes
+    keys = gateway.run(gateway.service.list_keys())
+    assert [(k["name"], k["status"]) for k in keys] == [("alice-laptop", "active")]
+    assert http(f"{gateway.url}/api/tags", secret) == 200
+    assert page.table.rowCount() == 1 and page.table.item(0, 3).text() == "alice@lab.local"
+    # revoke it: select, click, confirm
+    page.table.selectRow(0)
+    assert page.revoke_button.isEnabled()
+    page.revoke_button.click()
+    qtbot.waitUntil(lambda: page.findChild(QMessageBox, "ConfirmBox") is not None, timeout=3000)
+    box = page.findChild(QMessageBox, "ConfirmBox")
+    revoke = next(b for b in box.buttons() if b.text() == "Revoke")
+    revoke.click()
+    qtbot.waitUntil(
+        lambda: bool(ctx.notifier.history) and ctx.notifier.history[-1][0] == "success",
+        timeout=5000,
+    )
+    assert gateway.run(gateway.service.list_keys())[0]["status"] == "revoked"
+    assert http(f"{gateway.url}/api/tags", secret) == 401
+    qtbot.waitUntil(lambda: page.table.rowCount() == 0, timeout=3000)  # revoked are hidden
+    page.show_revoked.setChecked(True)
+    assert page.table.item(0, 8).text() == "revoked"
+
+
+def test_preload_and_unload_buttons_drive_the_vram_manager(qtbot, ctx, gateway: Gateway):
+    page = ModelsPage(ctx)
+    qtbot.addWidget(page)
+    page.show()
+    page.activate()
+    loads = gateway.sim.stats.loads
+    cell = page.cells["qwen2.5:7b"]
+    cell.preload.click()
+    assert ctx.state.pending == {"qwen2.5:7b": "preload"} and cell.busy.isVisible()
+    qtbot.waitUntil(lambda: "qwen2.5:7b" in ctx.state.resident_names(), timeout=5000)
+    qtbot.waitUntil(lambda: not ctx.state.pending, timeout=3000)
+    assert gateway.sim.stats.loads == loads + 1
+    assert any(
+        m["name"] == "qwen2.5:7b" for m in gateway.call(gateway.service.vram_snapshot)["resident"]
+    )
+    row = page.rows.index("qwen2.5:7b")
+    assert page.table.item(row, 3).text() == "Loaded"
+    # preloading another heavy model swaps (MAX_HEAVY_MODELS=1)
+    page.cells["qwen2.5-coder:32b"].preload.click()
+    qtbot.waitUntil(lambda: "qwen2.5-coder:32b" in ctx.state.resident_names(), timeout=5000)
+    qtbot.waitUntil(lambda: not ctx.state.pending, timeout=3000)
+    assert "qwen2.5:7b" not in ctx.state.resident_names()
+    assert "Unloaded to make room: qwen2.5:7b" in ctx.notifier.history[-1][1]
+    assert page.cells["qwen2.5-coder:32b"].unload.isEnabled()
+    page.cells["qwen2.5-coder:32b"].unload.click()
+    assert page.cells["qwen2.5-coder:32b"].busy_label.text() == "Unloading…"
+    qtbot.waitUntil(lambda: not ctx.state.pending, timeout=5000)
+    assert ctx.notifier.history[-1] == ("success", "qwen2.5-coder:32b is unloaded.")
+    assert "qwen2.5-coder:32b" not in ctx.state.resident_names()
+    # a model that can never fit the budget: a readable refusal
+    page.cells["llama3.3:70b"].preload.click()
+    qtbot.waitUntil(lambda: ctx.notifier.history[-1][0] == "error", timeout=5000)
+    assert "VRAM_LIMIT_GB" in ctx.notifier.history[-1][1]
+
+
+def test_usage_charts_are_fed_from_database_rows(qtbot, ctx, gateway: Gateway, tmp_path: Path):
+    now = datetime.now(UTC)
+    rows = [
+        # (hours ago, owner, model, prompt, completion)
+        (1, "alice", "llama3.2:3b", 100, 50),
+        (1, "alice", "qwen2.5:7b", 10, 5),
+        (3, "bob", "llama3.2:3b", 200, 300),
+        (30, "bob", "qwen2.5:7b", 1000, 1000),  # outside 24 h, inside 7 d
+    ]
+
+    async def seed() -> None:
+        with gateway.service.db.bound():
+            await UsageRecord.bulk_create(
+                [
+                    UsageRecord(
+                        key_id={"alice": 1, "bob": 2}[owner],
+                        key_prefix=f"pbpm-{owner}",
+                        owner=owner,
+                        model=model,
+                        route="chat",
+                        prompt_tokens=p,
+                        completion_tokens=c,
+                        status="ok",
+                        duration_ms=100.0,
+                        created_at=now - timedelta(hours=h, minutes=5),
+                    )
+                    for h, owner, model, p, c in rows
+                ]
+            )
+
+    gateway.run(seed())
+    exported = tmp_path / "usage.csv"
+    page = UsagePage(ctx, save_as=lambda _p, _s: exported)
+    qtbot.addWidget(page)
+    page.show()
+    page.range_box.setCurrentIndex(0)  # 24 h, hourly
+    page.activate()
+    qtbot.waitUntil(
+        lambda: page.report.get("since") is not None and not page._loading, timeout=5000
+    )
+    qtbot.waitUntil(lambda: page.series_chart.totals.sum() == 665, timeout=5000)
+    assert dict(page.model_chart.items) == {"llama3.2:3b": 650.0, "qwen2.5:7b": 15.0}
+    assert sorted(v for _, v in page.key_chart.items) == [165.0, 500.0]
+    assert page.table.rowCount() == 3
+    page.range_box.setCurrentIndex(1)  # 7 d includes the 30-hour-old row
+    qtbot.waitUntil(lambda: page.series_chart.totals.sum() == 2665, timeout=5000)
+    page.range_box.setCurrentIndex(2)  # 30 d switches to daily buckets
+    qtbot.waitUntil(lambda: page.report.get("bucket") == "day" and not page._loading, timeout=5000)
+    assert page.series_chart.totals.sum() == 2665 and len(page.series_chart.totals) >= 30
+    page.export_csv()
+    with exported.open() as fh:
+        exported_rows = list(csv.DictReader(fh))
+    assert len(exported_rows) == 4  # (alice, bob) × (llama3.2:3b, qwen2.5:7b)
+    assert sum(int(r["total_tokens"]) for r in exported_rows) == 2665
+
+
+def test_requests_page_shows_live_requests(qtbot, ctx, gateway: Gateway):
+    page = RequestsPage(ctx)
+    qtbot.addWidget(page)
+    page.show()
+    page.activate()
+    qtbot.waitUntil(lambda: page.loaded, timeout=3000)
+    created = gateway.run(gateway.service.create_key("lan-client", "c@lan"))
+    body = {
+        "model": "llama3.2:3b",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": False,
+    }
+    assert http(f"{gateway.url}/api/chat", created["api_key"], body) == 200
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=5000)
+    row = page.model.rows[0]
+    assert row["model"] == "llama3.2:3b" and row["owner"] == "c@lan" and row["status"] == "ok"
+    assert row["completion_tokens"] > 0
+    page.filter.setText("nomatch")
+    assert page.proxy.rowCount() == 0
+    page.filter.setText("c@lan")
+    assert page.proxy.rowCount() == 1
+
+
+def test_settings_apply_restarts_the_gateway_and_persists(
+    qtbot, ctx, gateway: Gateway, tmp_path: Path
+):
+    page = SettingsPage(ctx, pinned={})
+    qtbot.addWidget(page)
+    page.show()
+    page.activate()
+    qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
+    assert page.chosen_always_on() == ["llama3.2:3b"]
+    page.vram_limit.setValue(20.0)
+    for i in range(page.always_on.count()):
+        item = page.always_on.item(i)
+        if item.data(Qt.ItemDataRole.UserRole) == "nomic-embed-text:latest":
+            item.setCheckState(item.checkState().Checked)
+    page.start_at_login.setChecked(True)
+    page.apply()
+    qtbot.waitUntil(lambda: not page.applying and not page.dirty, timeout=10000)
+    assert gateway.service.state == "serving"
+    assert gateway.service.settings.vram_limit_gb == 20.0
+    snapshot = gateway.call(gateway.service.vram_snapshot)
+    assert snapshot["budget_limit_bytes"] == 20 * 1024**3
+    saved = read_toml(ctx.config_file)
+    assert saved["vram_limit_gb"] == 20.0
+    assert saved["always_on_models"] == ["llama3.2:3b", "nomic-embed-text:latest"]
+    assert ctx.autostart_file.is_file()
+    assert ctx.notifier.history[-1][0] == "success"
+
+
+@pytest.mark.parametrize("bad_port", ["busy"])
+def test_settings_failure_keeps_the_gateway_running(qtbot, ctx, gateway: Gateway, bad_port):
+    import socket
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    try:
+        page = SettingsPage(ctx, pinned={})
+        qtbot.addWidget(page)
+        page.activate()
+        qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
+        page.port.setValue(blocker.getsockname()[1])
+        page.apply()
+        qtbot.waitUntil(lambda: bool(ctx.notifier.history) and not page.applying, timeout=10000)
+    finally:
+        blocker.close()
+    level, text = ctx.notifier.history[-1]
+    assert level == "error" and "previous settings" in text and "Traceback" not in text
+    assert gateway.service.state == "serving"
+    assert not ctx.config_file.exists()  # nothing persisted on failure

@@ -1,0 +1,94 @@
+"""Autostart entry, CSV export, error wording, app state, SIGTERM wake-up."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+from pathlib import Path
+
+from pbpm_desktop.core.keys import KeyServiceError
+from pbpm_desktop.qt import autostart
+from pbpm_desktop.qt.csv_export import write_usage_csv
+from pbpm_desktop.qt.errors import describe
+from pbpm_desktop.qt.signals import SignalWaker
+from pbpm_desktop.qt.state import AppState
+
+from .fakes import snapshot
+
+
+def test_autostart_entry_is_written_and_removed(tmp_path: Path):
+    path = tmp_path / "autostart" / "pbpm-desktop.desktop"
+    assert not autostart.is_enabled(path)
+    autostart.set_enabled(True, path)
+    text = path.read_text()
+    assert "[Desktop Entry]" in text and "-m pbpm_desktop gui" in text
+    assert autostart.is_enabled(path)
+    autostart.set_enabled(False, path)
+    assert not path.exists()
+
+
+def test_csv_export(tmp_path: Path):
+    path = tmp_path / "u.csv"
+    rows = [
+        {
+            "key_id": 1,
+            "key_prefix": "pbpm-x",
+            "owner": "a",
+            "model": "m",
+            "requests": 2,
+            "prompt_tokens": 3,
+            "completion_tokens": 4,
+            "total_tokens": 7,
+            "last_used": "t",
+        }
+    ]
+    assert write_usage_csv(path, rows) == 1
+    with path.open() as fh:
+        read = list(csv.DictReader(fh))
+    assert read[0]["total_tokens"] == "7" and read[0]["owner"] == "a"
+
+
+def test_errors_are_sentences_not_tracebacks():
+    assert describe(KeyServiceError(404, "no key with id 9")) == "no key with id 9"
+    assert describe(OSError(98, "address already in use")) == "address already in use"
+    assert describe(RuntimeError("the gateway is stopped")) == "the gateway is stopped"
+    assert "timed out" in describe(TimeoutError())
+    assert "Traceback" not in describe(ZeroDivisionError())
+
+
+def test_state_health_and_swapping():
+    state = AppState()
+    assert state.health == "stopped"
+    state.set_gateway("serving", ["http://127.0.0.1:1", "http://192.168.1.2:1"])
+    state.set_vram(snapshot())
+    assert state.health == "serving" and state.lan_url == "http://192.168.1.2:1"
+    state.set_ollama({"up": False, "version": None, "url": "u"})
+    assert state.health == "degraded"
+    # a "loading" swap for a model that is resident already is finished, not in progress
+    state.set_vram(snapshot(swapping={"phase": "loading", "model": "llama3.2:3b"}))
+    assert state.swapping() is None
+    state.set_vram(snapshot(swapping={"phase": "loading", "model": "qwen2.5:7b"}))
+    assert state.swapping() == {"phase": "loading", "model": "qwen2.5:7b"}
+
+
+def test_sigterm_wakes_qt_and_calls_back(qtbot):
+    received: list[int] = []
+    before = signal.getsignal(signal.SIGTERM)
+    waker = SignalWaker(received.append)
+    assert waker.install()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        qtbot.waitUntil(lambda: received == [signal.SIGTERM], timeout=3000)
+    finally:
+        waker.close()
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_state_ignores_a_late_stale_snapshot():
+    state = AppState()
+    state.set_vram({**snapshot({"llama3.2:3b": 1}), "_taken_at": 2.0})
+    state.set_vram({**snapshot({}), "_taken_at": 1.0})  # throttled event, taken earlier
+    assert state.resident_names() == ["llama3.2:3b"]
+    state.set_vram({**snapshot({}), "_taken_at": 3.0})
+    assert state.resident_names() == []

@@ -1,0 +1,102 @@
+"""Tray menu actions and state, without a system tray (TrayMenu needs none)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QIcon
+
+from pbpm_desktop.qt.icons import tray_icon
+from pbpm_desktop.qt.state import AppState
+from pbpm_desktop.qt.tray import Tray, TrayMenu, tooltip_text
+
+from .fakes import GIB, snapshot
+
+
+class Actions:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def show_dashboard(self) -> None:
+        self.calls.append(("show",))
+
+    def preload(self, model: str) -> None:
+        self.calls.append(("preload", model))
+
+    def unload(self, model: str) -> None:
+        self.calls.append(("unload", model))
+
+    def copy_url(self) -> None:
+        self.calls.append(("copy",))
+
+    def toggle_gateway(self) -> None:
+        self.calls.append(("toggle",))
+
+    def request_quit(self) -> None:
+        self.calls.append(("quit",))
+
+
+def serving_state() -> AppState:
+    state = AppState()
+    state.set_gateway("serving", ["http://127.0.0.1:8000", "http://192.168.1.5:8000"])
+    state.set_vram(snapshot({"llama3.2:3b": 2 * GIB, "qwen2.5:7b": 5 * GIB}))
+    return state
+
+
+def test_menu_actions_call_the_controller(qtbot):
+    state, actions = serving_state(), Actions()
+    tray = TrayMenu(state, actions)
+    tray.open_action.trigger()
+    tray.copy_action.trigger()
+    tray.toggle_action.trigger()
+    tray.model_actions["qwen2.5-coder:32b"].trigger()
+    tray.model_actions["qwen2.5:7b"].trigger()
+    tray.quit_action.trigger()
+    assert actions.calls == [
+        ("show",),
+        ("copy",),
+        ("toggle",),
+        ("preload", "qwen2.5-coder:32b"),
+        ("unload", "qwen2.5:7b"),
+        ("quit",),
+    ]
+
+
+def test_models_submenu_reflects_state(qtbot):
+    state = serving_state()
+    tray = TrayMenu(state, Actions())
+    texts = {name: a.text() for name, a in tray.model_actions.items()}
+    assert texts["qwen2.5:7b"].startswith("Unload qwen2.5:7b")
+    assert texts["qwen2.5-coder:32b"].startswith("Preload qwen2.5-coder:32b")
+    assert "always-on" in texts["llama3.2:3b"]
+    assert not tray.model_actions["llama3.2:3b"].isEnabled()  # always-on: no unload
+    assert tray.model_actions["qwen2.5:7b"].isChecked()
+    state.set_pending("qwen2.5-coder:32b", "preload")
+    action = tray.model_actions["qwen2.5-coder:32b"]
+    assert action.text() == "Loading qwen2.5-coder:32b…" and not action.isEnabled()
+
+
+def test_menu_follows_gateway_state(qtbot):
+    state = serving_state()
+    tray = TrayMenu(state, Actions())
+    assert tray.toggle_action.text() == "Stop gateway"
+    assert "192.168.1.5" in tray.status_action.text()
+    state.set_gateway("stopped", [])
+    assert tray.toggle_action.text() == "Start gateway"
+    assert not tray.copy_action.isEnabled() and not tray.models_menu.isEnabled()
+    state.set_gateway("stopping")
+    assert not tray.toggle_action.isEnabled()
+
+
+def test_tray_icon_and_tooltip_show_health(qtbot):
+    state = serving_state()
+    tray = Tray(state, Actions())
+    assert "Loaded: llama3.2:3b, qwen2.5:7b" in tray.icon.toolTip()
+    assert "http://192.168.1.5:8000" in tooltip_text(state)
+    assert tray._health == "serving"
+    state.set_ollama({"up": False, "url": "http://x"})
+    assert tray._health == "degraded" and "Ollama unreachable" in tray.icon.toolTip()
+    state.set_gateway("stopped", [])
+    assert tray._health == "stopped" and "stopped" in tray.icon.toolTip()
+    for health in ("serving", "degraded", "stopped"):
+        icon = tray_icon(health)
+        assert isinstance(icon, QIcon) and not icon.isNull()
+        assert not icon.pixmap(22, 22).isNull()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -189,12 +190,31 @@ def load_settings(
     return Settings().with_overrides(**values)
 
 
-def write_user_config(settings: Settings, config_file: Path | None = None) -> Path:
-    """Persist the user-editable settings as TOML (the settings dialog's save)."""
+def pinned_by_environment(
+    environ: dict[str, str] | None = None, dotenv: Path | None = None
+) -> dict[str, str]:
+    """Settings attribute -> the environment variable that fixes it (environment and .env win)."""
+    environ = dict(os.environ if environ is None else environ)
+    values = {**read_dotenv(dotenv or Path.cwd() / ".env"), **environ}
+    return {attr: name for name, attr in ENV_NAMES.items() if values.get(name, "") != ""}
+
+
+def write_user_config(
+    settings: Settings, config_file: Path | None = None, skip: Iterable[str] = ()
+) -> Path:
+    """Persist the user-editable settings as TOML (the settings dialog's save).
+
+    Attributes in `skip` (those pinned by environment variables) keep what the file had, so a
+    value that only came from the environment never becomes a saved preference.
+    """
     path = config_file or default_config_file()
     path.parent.mkdir(parents=True, exist_ok=True)
+    skip = set(skip)
+    previous = read_toml(path) if skip else {}
+    values = {k: v for k, v in settings.to_toml_dict().items() if k not in skip}
+    values.update({k: v for k, v in previous.items() if k in skip})
     lines = []
-    for key, value in settings.to_toml_dict().items():
+    for key, value in values.items():
         lines.append(f"{key} = {_toml_value(value)}")
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -42,3 +42,15 @@ def test_bad_values_name_the_variable(tmp_path: Path) -> None:
     bad.write_text("port = [")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings({}, tmp_path / ".env", bad)
+
+
+def test_values_pinned_by_the_environment_are_not_saved(tmp_path: Path) -> None:
+    from pbpm_desktop.config import pinned_by_environment, read_toml
+
+    toml = tmp_path / "c.toml"
+    write_user_config(Settings(port=1111, data_dir=tmp_path), toml)
+    pinned = pinned_by_environment({"PBPM_PORT": "9999"}, tmp_path / ".env")
+    assert pinned == {"port": "PBPM_PORT"}
+    write_user_config(Settings(port=9999, vram_limit_gb=12, data_dir=tmp_path), toml, pinned)
+    saved = read_toml(toml)
+    assert saved["port"] == 1111 and saved["vram_limit_gb"] == 12

@@ -7,7 +7,6 @@ pinned by environment variables (which win over the file) are shown but not edit
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -34,11 +33,10 @@ from PySide6.QtWidgets import (
 )
 
 from pbpm_desktop.config import (
-    ENV_NAMES,
     ConfigError,
     Settings,
     default_config_file,
-    read_dotenv,
+    pinned_by_environment,
     write_user_config,
 )
 from pbpm_desktop.qt import adapters, autostart
@@ -52,13 +50,7 @@ DESKTOP_ONLY = frozenset({"start_minimized", "start_at_login"})
 KEEP_ALIVE_RE = r"-1|0|\d+|(\d+h)?(\d+m)?(\d+s)?"
 
 
-def pinned_settings(
-    environ: dict[str, str] | None = None, dotenv: Path | None = None
-) -> dict[str, str]:
-    """Settings attribute -> environment variable that fixes it (environment and .env win)."""
-    environ = dict(os.environ if environ is None else environ)
-    values = {**read_dotenv(dotenv or Path.cwd() / ".env"), **environ}
-    return {attr: name for name, attr in ENV_NAMES.items() if values.get(name, "") != ""}
+pinned_settings = pinned_by_environment
 
 
 def gateway_changed(old: Settings, new: Settings) -> bool:
@@ -364,7 +356,7 @@ class SettingsPage(Page):
         if self.ctx.demo:
             return None
         try:
-            path = write_user_config(new, self.config_path)
+            path = write_user_config(new, self.config_path, skip=self.pinned)
             if autostart.supported() and new.start_at_login != autostart.is_enabled(
                 self.ctx.autostart_file
             ):

@@ -9,8 +9,10 @@ takes effect within the TTL.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +21,8 @@ from typing import Any
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.store.models import ApiKey
 from pbpm_desktop.secrets import MasterKey, new_secret
+
+log = logging.getLogger(__name__)
 
 CLIENT_PREFIX = "pbpm-"
 DISPLAY_PREFIX_LEN = 12  # "pbpm-" + 7 characters
@@ -145,36 +149,88 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 class KeyService:
+    """Client keys in the database, with the cache that keeps lookups off the hot path.
+
+    The cache is keyed by the token itself, so a hit costs one dict lookup (no hash, and the
+    master-key comparison can be skipped: only tokens that are not the master key are ever
+    stored). A key in use is re-read in the background during the last `refresh_ahead` seconds
+    of its entry, so busy keys never wait on the database, while a revoke by another process
+    is still seen within `cache_ttl`.
+    """
+
     def __init__(self, db: Database, master: MasterKey, cache_ttl: float = 5.0) -> None:
         self.db = db
         self.master = master
         self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
         self._master_digest = hash_key(master.value).encode()
+        self._generation = 0  # bumped by every change, so a racing read is not cached
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def refresh_ahead(self) -> float:
+        return min(1.0, self.cache_ttl / 5)
 
     def is_master(self, token: str) -> bool:
         """Constant-time comparison (of digests, so lengths leak nothing either)."""
         return hmac.compare_digest(hash_key(token).encode(), self._master_digest)
 
-    async def lookup(self, token: str) -> KeyInfo | None:
-        """The client key for `token` (None if unknown). Cached; revoked keys are returned too."""
-        digest = hash_key(token)
+    def cached(self, token: str) -> KeyInfo | None:
+        """The client key for `token` if a fresh cache entry has it (never the master key)."""
+        hit = self._cache.get(token)
+        if hit is None:
+            return None
+        expires, info = hit
         now = time.monotonic()
-        hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        with self.db.bound():
-            row = await ApiKey.get_or_none(key_hash=digest)
-        info = KeyInfo.from_row(row) if row else None
-        if len(self._cache) > 10_000:  # bound memory under a flood of random keys
-            self._cache.clear()
-        self._cache[digest] = (now + self.cache_ttl, info)
+        if expires <= now:
+            return None
+        if expires - now < self.refresh_ahead and token not in self._refreshing:
+            self._refresh_soon(token)
         return info
 
+    async def lookup(self, token: str) -> KeyInfo | None:
+        """The client key for `token` (None if unknown). Cached; revoked keys are returned too."""
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > time.monotonic():
+            return self.cached(token) if hit[1] is not None else None
+        return await self._load(token)
+
+    async def _load(self, token: str) -> KeyInfo | None:
+        digest = hash_key(token)
+        for _ in range(3):
+            generation = self._generation
+            with self.db.bound():
+                row = await ApiKey.get_or_none(key_hash=digest)
+            info = KeyInfo.from_row(row) if row else None
+            if generation == self._generation:
+                break  # no revoke or policy change raced with the read: safe to cache
+        else:
+            return info
+        if len(self._cache) > 10_000:  # bound memory under a flood of random keys
+            self._cache.clear()
+        self._cache[token] = (time.monotonic() + self.cache_ttl, info)
+        return info
+
+    def _refresh_soon(self, token: str) -> None:
+        self._refreshing.add(token)
+        task = asyncio.get_running_loop().create_task(self._refresh(token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self, token: str) -> None:
+        try:
+            await self._load(token)
+        except Exception as exc:  # keep the entry until it expires; a request then retries
+            log.debug("key cache refresh failed (%s)", type(exc).__name__)
+        finally:
+            self._refreshing.discard(token)
+
     def _forget(self, key_id: int) -> None:
-        for digest, (_, info) in list(self._cache.items()):
+        self._generation += 1
+        for token, (_, info) in list(self._cache.items()):
             if info is not None and info.id == key_id:
-                del self._cache[digest]
+                del self._cache[token]
 
     async def create(self, name: str, email: str = "", **policy: Any) -> tuple[KeyInfo, str]:
         name = (name or "").strip()

@@ -19,11 +19,13 @@ from pbpm_desktop.core.api.auth import client_key
 from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
 from pbpm_desktop.core.audit import AuditEntry
-from pbpm_desktop.core.ollama import OllamaError
+from pbpm_desktop.core.ollama import OllamaClient, OllamaError, UpstreamResponse
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 _DONE = b'"done":true'
 _NOT_DONE = b'"done":false'
+#: one compact encoder: `json.dumps(..., separators=...)` would build a new one per call
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -61,12 +63,56 @@ class Exchange:
 
 def parse_json_body(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body) if body else None
+        if body[:1] == b"{" and body[1:2] != b"\x00":
+            # what json.loads(bytes) would do for UTF-8, minus its encoding sniffing
+            payload = json.loads(body.decode("utf-8", "surrogatepass"))
+        else:
+            payload = json.loads(body) if body else None
     except ValueError as exc:
         raise ApiError(400, f"request body is not valid JSON ({exc.args[0]})") from exc
     if not isinstance(payload, dict):
         raise ApiError(400, "request body must be a JSON object")
     return payload
+
+
+def with_fields(body: bytes, payload: dict[str, Any], extra: dict[str, Any]) -> bytes:
+    """The request body with `extra`'s fields set, as sent upstream.
+
+    When none of the fields is in the body yet (the usual case), they are appended before the
+    closing brace and the client's bytes stay as they were: no re-encoding of what may be a
+    long conversation, which cost as much as parsing it. Otherwise (a field to replace, or a
+    body that is not plain UTF-8 JSON) the parsed payload is re-encoded.
+    """
+    if not extra:
+        return body
+    end = body.rstrip()
+    plain_utf8 = body[:1] == b"{" and body[1:2] != b"\x00"  # not UTF-16/32, no BOM
+    if (
+        any(name in payload for name in extra)
+        or not end.endswith(b"}")
+        or not (plain_utf8 or json.detect_encoding(body[:4]) == "utf-8")
+    ):
+        payload.update(extra)
+        return _compact(payload).encode()
+    head = end[:-1].rstrip()
+    return head + (b"" if head.endswith(b"{") else b",") + _fragment(extra) + b"}"
+
+
+_fragments: dict[tuple[tuple[str, Any], ...], bytes] = {}
+
+
+def _fragment(extra: dict[str, Any]) -> bytes:
+    """`"name":value,...` of `extra`, cached for the few values policy uses (keep_alive)."""
+    try:
+        key = tuple(extra.items())
+        cached = _fragments.get(key)
+    except TypeError:  # an unhashable value (stream_options): encode it each time
+        return _compact(extra)[1:-1].encode()
+    if cached is None:
+        cached = _compact(extra)[1:-1].encode()
+        if len(_fragments) < 64:
+            _fragments[key] = cached
+    return cached
 
 
 def require_model(payload: dict[str, Any]) -> str:
@@ -101,9 +147,12 @@ class NdjsonTracker:
         self.chunks += data.count(_NOT_DONE)
         buf = self._tail + data if self._tail else data
         newline = buf.rfind(b"\n")
-        complete, self._tail = (buf[:newline], buf[newline + 1 :]) if newline >= 0 else (b"", buf)
-        if _DONE in complete:
-            self._parse_final(complete)
+        if newline < 0:
+            self._tail = buf
+            return
+        self._tail = buf[newline + 1 :] if newline + 1 < len(buf) else b""
+        if buf.find(_DONE, 0, newline) >= 0:  # searched in place: no copy of every chunk
+            self._parse_final(buf[:newline])
 
     def _parse_final(self, lines: bytes) -> None:
         for line in lines.split(b"\n"):
@@ -136,12 +185,13 @@ class SseTracker:
         self.chunks = 0
 
     def feed(self, data: bytes) -> bytes:
-        buf = self._buf + data
+        buf = self._buf + data if self._buf else data
         cut = buf.rfind(b"\n\n")
         if cut < 0:
             self._buf = buf
             return b""
-        ready, self._buf = buf[: cut + 2], buf[cut + 2 :]
+        end = cut + 2
+        ready, self._buf = (buf, b"") if end == len(buf) else (buf[:end], buf[end:])
         if b'"usage"' not in ready:
             self.chunks += ready.count(b'"delta"')
             return ready
@@ -177,7 +227,8 @@ async def forward_model_request(
     key = client_key(request)
     exchange = Exchange(request, route)
     try:
-        payload = parse_json_body(await request.read())
+        body = await request.read()
+        payload = parse_json_body(body)
         model = require_model(payload)
         exchange.model = model
         resolved = await ctx.vram.resolve(model)
@@ -186,14 +237,15 @@ async def forward_model_request(
         default_stream = not openai
         streaming = bool(payload.get("stream", default_stream)) and "embed" not in route
         keep_usage = True
+        extra: dict[str, Any] = {}
         if openai:
             if streaming:
                 options = payload.get("stream_options")
                 keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-                payload["stream_options"] = {**(options or {}), "include_usage": True}
+                extra["stream_options"] = {**(options or {}), "include_usage": True}
         else:
-            payload["keep_alive"] = ctx.vram.keep_alive_for(resolved)
-        data = json.dumps(payload, separators=(",", ":")).encode()
+            extra["keep_alive"] = ctx.vram.keep_alive_for(resolved)
+        data = with_fields(body, payload, extra)
         ctx.policy.stream_started(key.id)
         try:
             async with ctx.vram.use(resolved):
@@ -227,7 +279,8 @@ async def _relay(
     keep_usage: bool,
 ) -> web.StreamResponse:
     ollama = ctx.ollama
-    async with ollama.open("POST", path, data=data, headers=JSON_HEADERS) as upstream:
+    upstream = await ollama.send("POST", path, data=data, headers=JSON_HEADERS)
+    try:
         exchange.first_byte = time.perf_counter()
         if upstream.status >= 400 or not streaming:
             body = await _read_all(ollama, upstream)
@@ -239,34 +292,63 @@ async def _relay(
         if openai:
             response.headers["Cache-Control"] = "no-cache"
         await response.prepare(request)
-        tracker: NdjsonTracker | SseTracker = SseTracker(keep_usage) if openai else NdjsonTracker()
-        try:
-            while True:
-                chunk = await ollama.read_chunk(upstream)
-                if not chunk:
-                    break
-                if openai:
-                    chunk = tracker.feed(chunk)  # type: ignore[assignment]
-                    if chunk:
-                        await response.write(chunk)
-                else:
-                    tracker.feed(chunk)  # type: ignore[call-arg]
-                    await response.write(chunk)
-            if openai:
-                rest = tracker.flush()  # type: ignore[union-attr]
-                if rest:
-                    await response.write(rest)
-        except OllamaError as exc:
-            # Headers are gone: tell the client in-stream, the way Ollama reports late errors.
-            exchange.status = "upstream_error"
-            await response.write(_in_stream_error(request.path, exc.message, openai))
-        finally:
-            exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
+        if openai:
+            await _relay_sse(request, ollama, upstream, response, exchange, keep_usage)
+        else:
+            await _relay_ndjson(request, ollama, upstream, response, exchange)
         await response.write_eof()
         return response
+    finally:
+        upstream.release()
 
 
-async def _read_all(ollama: Any, upstream: Any) -> bytes:
+async def _relay_ndjson(
+    request: web.Request,
+    ollama: OllamaClient,
+    upstream: UpstreamResponse,
+    response: web.StreamResponse,
+    exchange: Exchange,
+) -> None:
+    """Each piece goes out as it came in: one byte search and one write per chunk."""
+    tracker = NdjsonTracker()
+    read, feed, write = ollama.read_chunk, tracker.feed, response.write
+    try:
+        while chunk := await read(upstream):
+            feed(chunk)
+            await write(chunk)
+    except OllamaError as exc:
+        # Headers are gone: tell the client in-stream, the way Ollama reports late errors.
+        exchange.status = "upstream_error"
+        await write(_in_stream_error(request.path, exc.message, False))
+    finally:
+        exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
+
+
+async def _relay_sse(
+    request: web.Request,
+    ollama: OllamaClient,
+    upstream: UpstreamResponse,
+    response: web.StreamResponse,
+    exchange: Exchange,
+    keep_usage: bool,
+) -> None:
+    tracker = SseTracker(keep_usage)
+    try:
+        while chunk := await ollama.read_chunk(upstream):
+            ready = tracker.feed(chunk)
+            if ready:
+                await response.write(ready)
+        rest = tracker.flush()
+        if rest:
+            await response.write(rest)
+    except OllamaError as exc:
+        exchange.status = "upstream_error"
+        await response.write(_in_stream_error(request.path, exc.message, True))
+    finally:
+        exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
+
+
+async def _read_all(ollama: OllamaClient, upstream: UpstreamResponse) -> bytes:
     parts = []
     while chunk := await ollama.read_chunk(upstream):
         parts.append(chunk)
@@ -286,15 +368,46 @@ def _finish_buffered(
         if openai and body and not body.lstrip().startswith(b'{"error":{'):
             body = _reshape_error(request.path, status, body)
     else:
-        try:
-            obj = json.loads(body)
-        except ValueError:
-            obj = {}
-        counts = counts_from_openai(obj) if openai else None
-        if counts is None and isinstance(obj, dict):
-            counts = counts_from_native(obj)
-        exchange.prompt_tokens, exchange.completion_tokens = counts or (0, 0)
+        exchange.prompt_tokens, exchange.completion_tokens = whole_body_counts(body, openai)
     return web.Response(status=status, body=body, content_type=content_type or "application/json")
+
+
+_TAIL_MARKERS = (b'"total_duration":', b'"usage":')  # native, OpenAI
+_NATIVE_COUNT_KEYS = ("prompt_eval_count", "eval_count")
+
+
+def whole_body_counts(body: bytes, openai: bool) -> tuple[int, int]:
+    """Token counts of a whole (not streamed) response, decoding as little of it as possible.
+
+    The counts are top-level fields at the end of Ollama's objects (after the message, the
+    generate `context` or the embedding vectors), so the tail from the last `"total_duration":`
+    (native) or `"usage":` (OpenAI) is decoded on its own: an embedding response of a few MB
+    then costs microseconds instead of a full parse. The tail decodes as a JSON object only if
+    the marker is a key of the outermost object (a nested one leaves unbalanced brackets), so
+    a look-alike inside the content cannot be mistaken for it; anything unexpected falls back
+    to decoding the whole body.
+    """
+    at = body.rfind(_TAIL_MARKERS[openai])
+    if at > 0:
+        try:
+            tail = json.loads("{" + body[at:].decode("utf-8", "surrogatepass"))
+        except ValueError:
+            tail = None
+        if isinstance(tail, dict):
+            if openai:
+                counts = counts_from_openai(tail)
+                if counts is not None:
+                    return counts
+            elif any(k in tail for k in _NATIVE_COUNT_KEYS):
+                return counts_from_native(tail)
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return 0, 0
+    if not isinstance(obj, dict):
+        return 0, 0
+    counts = counts_from_openai(obj) if openai else None
+    return counts if counts is not None else counts_from_native(obj)
 
 
 def _reshape_error(path: str, status: int, body: bytes) -> bytes:

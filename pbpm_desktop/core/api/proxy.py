@@ -115,6 +115,18 @@ def _fragment(extra: dict[str, Any]) -> bytes:
     return cached
 
 
+#: fields the gateway decides on; Ollama (Go's encoding/json) matches JSON keys
+#: case-insensitively, so "MODEL" next to "model" would run a model the checks never saw.
+GUARDED_FIELDS = frozenset({"model", "keep_alive", "stream", "stream_options", "options"})
+
+
+def reject_case_variants(payload: dict[str, Any]) -> None:
+    for name in payload:
+        folded = name.casefold()
+        if folded != name and folded in GUARDED_FIELDS:
+            raise ApiError(400, f"field {name!r}: write it as {folded!r} (lower case), once")
+
+
 def require_model(payload: dict[str, Any]) -> str:
     model = payload.get("model")
     if not isinstance(model, str) or not model.strip():
@@ -229,6 +241,7 @@ async def forward_model_request(
     try:
         body = await request.read()
         payload = parse_json_body(body)
+        reject_case_variants(payload)
         model = require_model(payload)
         exchange.model = model
         resolved = await ctx.vram.resolve(model)
@@ -431,7 +444,12 @@ async def passthrough(request: web.Request, path: str | None = None) -> web.Resp
     try:
         data = await request.read() if request.method == "POST" else None
         if data is not None:
-            exchange.model = str(parse_json_body(data).get("model") or "")
+            payload = parse_json_body(data)
+            reject_case_variants(payload)
+            exchange.model = str(payload.get("model") or "")
+            key = client_key(request)
+            if exchange.model and not key.allows_model(exchange.model):
+                raise ApiError(403, f"this key may not use model '{exchange.model}'")
         headers = JSON_HEADERS if data is not None else None
         async with ctx.ollama.open(
             request.method, path or request.path, data=data, headers=headers, first_byte_timeout=60

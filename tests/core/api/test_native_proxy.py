@@ -265,3 +265,27 @@ async def test_many_concurrent_streams_are_all_audited(gateway: Gateway) -> None
     assert counts == [9] * 40
     records = await gateway.service.usage_records(limit=1000)
     assert len(records) == 40 and all(r["completion_tokens"] == 8 for r in records)
+
+
+@pytest.mark.parametrize("field", ["MODEL", "Model", "ſtream", "Keep_Alive"])
+async def test_case_variants_of_guarded_fields_are_refused(gateway: Gateway, http, field) -> None:
+    # Ollama's JSON decoder matches keys case-insensitively: "MODEL" would override "model"
+    # after the gateway checked the key's allowed models and the VRAM plan.
+    body = json.dumps({"model": "llama3.2:3b", "prompt": "x", field: "big:70b"})
+    async with http.post(gateway.url + "/api/generate", data=body, headers=gateway.auth()) as r:
+        assert r.status == 400
+        assert "lower case" in (await r.json())["error"]
+    assert gateway.sim.stats.requests == {}
+
+
+async def test_show_respects_the_keys_model_allowlist(gateway: Gateway, http) -> None:
+    limited = await gateway.service.create_key("limited", models="llama3.2:3b")
+    headers = gateway.auth(limited["api_key"])
+    async with http.post(
+        gateway.url + "/api/show", json={"model": "qwen2.5:7b"}, headers=headers
+    ) as r:
+        assert r.status == 403
+    async with http.post(
+        gateway.url + "/api/show", json={"model": "llama3.2:3b"}, headers=headers
+    ) as r:
+        assert r.status == 200

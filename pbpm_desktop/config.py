@@ -36,6 +36,7 @@ ENV_NAMES: dict[str, str] = {
     "UPSTREAM_FIRST_BYTE_TIMEOUT_S": "first_byte_timeout_s",
     "UPSTREAM_IDLE_TIMEOUT_S": "idle_timeout_s",
     "PBPM_ACCESS_LOG": "access_log",
+    "SHUTDOWN_GRACE_S": "shutdown_grace_s",
 }
 
 #: Settings the TOML file (written by the settings dialog) may hold; never the master key.
@@ -79,6 +80,7 @@ class Settings:
     first_byte_timeout_s: float = 600.0
     idle_timeout_s: float = 300.0
     access_log: bool = False
+    shutdown_grace_s: float = 30.0
     start_minimized: bool = False
     start_at_login: bool = False
 

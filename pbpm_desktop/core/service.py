@@ -69,6 +69,14 @@ class GatewayService:
             await self.db.open()
 
     async def start(self) -> None:
+        """Start everything; if any part fails (port taken, say), undo what had started."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         await self.open_storage()
         assert self.db is not None and self.master is not None
         s = self.settings
@@ -97,6 +105,8 @@ class GatewayService:
         self._runner = web.AppRunner(
             app,
             handler_cancellation=True,
+            # on stop, requests still streaming get this long to finish before being cut
+            shutdown_timeout=self.settings.shutdown_grace_s,
             access_log=logging.getLogger("pbpm_desktop.access")
             if self.settings.access_log
             else None,

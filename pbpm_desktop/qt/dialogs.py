@@ -8,6 +8,7 @@ running normally while it is open.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -91,11 +92,17 @@ class IssueKeyDialog(QDialog):
             maximum=2_000_000_000, singleStep=10_000, specialValueText=self.tr("unlimited")
         )
         self.tokens_per_day.setGroupSeparatorShown(True)
+        self.max_streams = QSpinBox(maximum=1000, specialValueText=self.tr("unlimited"))
+        self.expires_days = QSpinBox(
+            maximum=3650, suffix=self.tr(" days"), specialValueText=self.tr("never")
+        )
         form.addRow(self.tr("Name"), self.name)
         form.addRow(self.tr("Email"), self.email)
         form.addRow(self.tr("Allowed models"), self.models)
         form.addRow(self.tr("Requests per minute"), self.rpm)
         form.addRow(self.tr("Tokens per day"), self.tokens_per_day)
+        form.addRow(self.tr("Concurrent requests"), self.max_streams)
+        form.addRow(self.tr("Expires after"), self.expires_days)
         layout.addLayout(form)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -122,6 +129,11 @@ class IssueKeyDialog(QDialog):
             out["rpm"] = self.rpm.value()
         if self.tokens_per_day.value():
             out["tokens_per_day"] = self.tokens_per_day.value()
+        if self.max_streams.value():
+            out["max_streams"] = self.max_streams.value()
+        if self.expires_days.value():
+            expires = datetime.now(UTC) + timedelta(days=self.expires_days.value())
+            out["expires_at"] = expires.isoformat(timespec="seconds")
         return out
 
 

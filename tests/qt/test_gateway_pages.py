@@ -48,6 +48,8 @@ def test_issue_and_revoke_a_key_through_the_ui(qtbot, ctx, gateway: Gateway):
     assert not dialog.ok.isEnabled()  # a name is required
     dialog.name.setText("alice-laptop")
     dialog.email.setText("alice@lab.local")
+    dialog.max_streams.setValue(2)
+    dialog.expires_days.setValue(30)
     dialog.ok.click()
     qtbot.waitUntil(lambda: page.created_dialog is not None, timeout=5000)
     shown = page.created_dialog
@@ -59,6 +61,9 @@ def test_issue_and_revoke_a_key_through_the_ui(qtbot, ctx, gateway: Gateway):
     # the gateway has it, and it works for inference routes
     keys = gateway.run(gateway.service.list_keys())
     assert [(k["name"], k["status"]) for k in keys] == [("alice-laptop", "active")]
+    assert keys[0]["max_streams"] == 2
+    expires = datetime.fromisoformat(keys[0]["expires_at"])
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
     assert http(f"{gateway.url}/api/tags", secret) == 200
     assert page.table.rowCount() == 1 and page.table.item(0, 3).text() == "alice@lab.local"
     # revoke it: select, click, confirm

@@ -63,6 +63,7 @@ class AuditWriter:
         self._pending: list[AuditEntry] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one flush at a time (see flush)
+        self._inflight: asyncio.Future[bool] | None = None  # the write running (see _write_batch)
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.failed_flushes = 0
@@ -150,7 +151,19 @@ class AuditWriter:
             return True
 
     async def _write_batch(self) -> bool:
-        """One transaction with the oldest pending records; the caller holds the lock."""
+        """Write the oldest pending records (the caller holds the lock).
+
+        The write runs as its own task, shielded from the caller: a flush cancelled mid-write
+        (`stop()` cancelling the background task, an admin client leaving during
+        flush-before-read) must neither leave Tortoise's transaction open on the shared
+        connection nor leave committed records pending, to be written twice. A later flush
+        first waits for a write still running.
+        """
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.ensure_future(self._commit_batch())
+        return await asyncio.shield(self._inflight)
+
+    async def _commit_batch(self) -> bool:
         batch = self._pending[: self.batch_size]
         started = time.perf_counter()
         try:

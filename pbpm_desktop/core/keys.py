@@ -191,9 +191,12 @@ class KeyService:
 
     async def lookup(self, token: str) -> KeyInfo | None:
         """The client key for `token` (None if unknown). Cached; revoked keys are returned too."""
+        info = self.cached(token)  # one clock reading decides: fresh entry or a database read
+        if info is not None:
+            return info
         hit = self._cache.get(token)
-        if hit is not None and hit[0] > time.monotonic():
-            return self.cached(token) if hit[1] is not None else None
+        if hit is not None and hit[1] is None and hit[0] > time.monotonic():
+            return None  # a fresh "unknown" entry
         return await self._load(token)
 
     async def _load(self, token: str) -> KeyInfo | None:

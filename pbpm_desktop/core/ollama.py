@@ -119,9 +119,10 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
+        aborted_here = self.closed  # abort() marks it first: our own close ends no body
         self.closed = True
         self._cancel_timers()
-        if self.phase == _UNTIL_CLOSE and exc is None:
+        if self.phase == _UNTIL_CLOSE and exc is None and not aborted_here:
             self.phase = _DONE  # the body ended the only way it could
         elif self.in_flight and self.phase != _DONE and self.error is None:
             if self.phase == _HEAD and not self.got_bytes:
@@ -574,7 +575,7 @@ class OllamaClient:
 
     def _build_head(self, method: str, path: str, headers: Mapping[str, str] | None) -> bytes:
         target = self._prefix + path
-        if not target.isprintable() or " " in target:
+        if not target.isascii() or not target.isprintable() or " " in target:
             target = quote(target, safe="/:@!$&'()*+,;=-._~%?")
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self._host_header}\r\nAccept: */*\r\n"]
         if headers:

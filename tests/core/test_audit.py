@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from pbpm_desktop.core import audit as audit_module
 from pbpm_desktop.core.audit import AuditEntry, AuditWriter
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.store.models import UsageRecord
@@ -93,3 +97,120 @@ async def test_schema_upgrade_keeps_data_and_adds_columns(tmp_path: Path) -> Non
     await db.close()
     journal = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert journal == "wal"
+
+
+# -- serialized flushes, clipped strings, cancellation ----------------------------------------
+
+
+def rows_on_disk(path: Path) -> list[tuple]:
+    """(prompt_tokens, model, owner, route, key_prefix, client, status) of each committed row.
+
+    Read through a connection of its own, so rows left in an uncommitted transaction of the
+    writer's connection do not count.
+    """
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(
+            "SELECT prompt_tokens, model, owner, route, key_prefix, client, status "
+            "FROM usage_records ORDER BY id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+async def test_concurrent_flushes_racing_the_background_writer_write_each_record_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "race.db"
+    db = Database(f"sqlite://{path}")
+    await db.open()
+    # small batches and a writer that wakes constantly: many interleavings of the two paths
+    writer = AuditWriter(db, interval=0.001, batch_size=7)
+    await writer.start()
+    flushes = []
+    for i in range(300):
+        writer.record(entry(i))
+        if i % 25 == 0:  # the API's flush-before-read, several at once
+            flushes += [asyncio.create_task(writer.flush()) for _ in range(3)]
+        if i % 10 == 0:
+            await asyncio.sleep(0)
+    results = await asyncio.gather(*flushes)
+    assert all(results)
+    await writer.stop()
+    assert writer.pending == 0 and writer.written == 300 and writer.failed_flushes == 0
+    await db.close()
+    tokens = [row[0] for row in rows_on_disk(path)]
+    assert len(tokens) == 300
+    assert sorted(tokens) == list(range(300))  # each record exactly once, none dropped
+
+
+async def test_over_long_strings_are_clipped_and_do_not_block_later_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "long.db"
+    db = Database(f"sqlite://{path}")
+    await db.open()
+    writer = AuditWriter(db, interval=60)
+    writer.record(entry(0))
+    writer.record(
+        AuditEntry(
+            1,
+            "pbpm-" + "p" * 50,
+            "o" * 500,
+            "é" * 1000,  # a model name from a client: any length, any characters
+            "r" * 100,
+            prompt_tokens=1,
+            status="s" * 40,
+            client="c" * 100,
+        )
+    )
+    for i in range(2, 10):
+        writer.record(entry(i))
+    assert await writer.flush()
+    writer.record(entry(10))  # and later flushes keep working
+    assert await writer.flush()
+    assert writer.failed_flushes == 0 and writer.pending == 0
+    await db.close()
+    rows = rows_on_disk(path)
+    assert [row[0] for row in rows] == list(range(11))
+    _, model, owner, route, key_prefix, client, status = rows[1]
+    assert model == "é" * 200  # VARCHAR(200), cut by characters
+    assert owner == "o" * 200
+    assert route == "r" * 64
+    assert key_prefix == ("pbpm-" + "p" * 50)[:16]
+    assert client == "c" * 64
+    assert status == "s" * 32
+    assert rows[2][1:] == ("m", "me", "chat", "pbpm-abc", "", "ok")
+
+
+@pytest.mark.parametrize("cancelled", ["during-the-write", "after-the-commit"])
+async def test_a_cancelled_flush_neither_loses_nor_duplicates_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cancelled: str
+) -> None:
+    path = tmp_path / "cancel.db"
+    db = Database(f"sqlite://{path}")
+    await db.open()
+    writer = AuditWriter(db, interval=60)
+    for i in range(50):
+        writer.record(entry(i))
+    in_write, written = asyncio.Event(), asyncio.Event()
+    insert_many = audit_module._insert_many
+
+    async def observed_insert(batch: list[AuditEntry]) -> None:
+        in_write.set()  # the write is under way: its first await is the BEGIN
+        await insert_many(batch)
+        written.set()  # committed; the flush has not recorded it yet
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(audit_module, "_insert_many", observed_insert)
+    flush = asyncio.create_task(writer.flush())  # e.g. /admin/usage, whose client went away
+    await (in_write if cancelled == "during-the-write" else written).wait()
+    flush.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flush
+    monkeypatch.setattr(audit_module, "_insert_many", insert_many)
+    try:
+        assert await writer.flush()  # the next flush (or stop) writes what is left
+    finally:
+        await db.close()
+    assert sorted(row[0] for row in rows_on_disk(path)) == list(range(50))

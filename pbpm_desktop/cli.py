@@ -176,14 +176,14 @@ async def _with_storage(settings: Settings) -> Any:
 
 
 async def _keys_command(settings: Settings, args: argparse.Namespace) -> None:
-    from pbpm_desktop.core.keys import KeyServiceError
+    from pbpm_desktop.core.keys import POLICY_FIELDS, KeyServiceError
 
     service = await _with_storage(settings)
     try:
         if args.keys_command == "create":
             policy = {
                 name: getattr(args, name)
-                for name in ("models", "expires_at", "rpm", "tokens_per_day", "max_streams")
+                for name in POLICY_FIELDS
                 if getattr(args, name) is not None
             }
             created = await service.create_key(args.name, args.email, **policy)

@@ -11,7 +11,7 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.api.context import context_of
 from pbpm_desktop.core.api.errors import ApiError
 from pbpm_desktop.core.api.proxy import parse_json_body
-from pbpm_desktop.core.keys import KeyInfo, KeyService
+from pbpm_desktop.core.keys import POLICY_FIELDS, KeyInfo, KeyService
 from pbpm_desktop.core.store import queries
 
 
@@ -35,11 +35,7 @@ def _key_id(request: web.Request) -> int:
 async def create_key(request: web.Request) -> web.Response:
     ctx = context_of(request)
     params = await _params(request)
-    policy = {
-        k: params[k]
-        for k in ("models", "expires_at", "rpm", "tokens_per_day", "max_streams")
-        if k in params
-    }
+    policy = {k: params[k] for k in POLICY_FIELDS if k in params}
     info, secret = await ctx.keys.create(
         str(params.get("name") or ""), str(params.get("email") or ""), **policy
     )
@@ -89,7 +85,7 @@ async def revoke_key(request: web.Request) -> web.Response:
 async def update_key(request: web.Request) -> web.Response:
     ctx = context_of(request)
     params = await _params(request)
-    unknown = set(params) - {"models", "expires_at", "rpm", "tokens_per_day", "max_streams"}
+    unknown = set(params) - set(POLICY_FIELDS)
     if unknown:
         raise ApiError(400, f"cannot change {', '.join(sorted(unknown))}; policy fields only")
     info = await ctx.keys.update(_key_id(request), **params)

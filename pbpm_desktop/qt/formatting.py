@@ -66,14 +66,14 @@ def local_time(value: str | datetime | None, *, seconds: bool = False) -> str:
 
 
 def clock_time(value: str | datetime | None) -> str:
-    """'14:03:27' today, else the date too (the Requests table's time column)."""
+    """'14:03:27' today, else '11-26 21:04:35' (the Requests table's narrow time column)."""
     when = parse_time(value)
     if when is None:
         return "—"
     local = when.astimezone()
     if local.date() == datetime.now().astimezone().date():
         return local.strftime("%H:%M:%S")
-    return local.strftime("%Y-%m-%d %H:%M:%S")
+    return local.strftime("%m-%d %H:%M:%S")
 
 
 def _span(seconds: float) -> str:

@@ -28,3 +28,15 @@ def test_times():
     assert f.parse_time("2026-01-01T12:00:00") == now  # naive means UTC
     assert f.parse_time("garbage") is None
     assert f.duration_ms(850) == "850 ms" and f.duration_ms(1500) == "1.5 s"
+
+
+def test_clock_time_is_short_for_the_requests_table() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pbpm_desktop.qt.formatting import clock_time
+
+    now = datetime.now(UTC)
+    assert len(clock_time(now)) == 8  # HH:MM:SS today
+    older = clock_time(now - timedelta(days=3))
+    assert len(older) == 14 and older[2] == "-"  # MM-DD HH:MM:SS
+    assert clock_time(None) == "—"

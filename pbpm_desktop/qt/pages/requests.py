@@ -174,7 +174,8 @@ class RequestsPage(Page):
         header.setStretchLastSection(True)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((150, 122, 140, 150, 70, 70, 100, 80, 90, 70)):
+        # fits the default window; the last column (Client) stretches
+        for column, width in enumerate((100, 108, 116, 140, 54, 62, 92, 76, 90, 50)):
             header.resizeSection(column, width)
         self.layout_.addWidget(self.view, 1)
         self.count_label = QLabel("", objectName="Muted")

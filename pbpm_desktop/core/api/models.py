@@ -41,8 +41,7 @@ async def unload(request: web.Request) -> web.Response:
 async def _model_action(request: web.Request, action: str) -> web.Response:
     ctx = context_of(request)
     key = client_key(request)
-    exchange = Exchange(request, action)
-    try:
+    with Exchange(request, action).audited(ctx) as exchange:
         model = require_model(parse_json_body(await request.read()))
         exchange.model = model
         resolved = await ctx.vram.resolve(model)
@@ -54,13 +53,6 @@ async def _model_action(request: web.Request, action: str) -> web.Response:
         )
         result.setdefault("elapsed_ms", round((time.perf_counter() - started) * 1e3, 1))
         return web.json_response(result)
-    except BaseException as exc:
-        exchange.status = (
-            "client_closed" if not isinstance(exc, Exception) else str(getattr(exc, "status", 500))
-        )
-        raise
-    finally:
-        exchange.finish(ctx)
 
 
 def add_routes(app: web.Application) -> None:

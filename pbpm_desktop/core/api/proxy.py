@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,24 @@ class Exchange:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     status: str = "ok"
+
+    @contextmanager
+    def audited(self, ctx: GatewayContext) -> Iterator[Exchange]:
+        """Write this exchange's audit record however the request ends.
+
+        A client that leaves (cancellation, reset) is `client_closed`; an error carries its
+        HTTP status; the record is written in every case.
+        """
+        try:
+            yield self
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.status = "client_closed"
+            raise
+        except Exception as exc:
+            self.status = str(getattr(exc, "status", 500))
+            raise
+        finally:
+            self.finish(ctx)
 
     def finish(self, ctx: GatewayContext) -> None:
         key = client_key(self.request)
@@ -237,8 +257,7 @@ async def forward_model_request(
     """The whole life of an inference request: validate, gate, forward, audit."""
     ctx = context_of(request)
     key = client_key(request)
-    exchange = Exchange(request, route)
-    try:
+    with Exchange(request, route).audited(ctx) as exchange:
         body = await request.read()
         payload = parse_json_body(body)
         reject_case_variants(payload)
@@ -267,18 +286,6 @@ async def forward_model_request(
                 )
         finally:
             ctx.policy.stream_ended(key.id)
-    except asyncio.CancelledError:
-        exchange.status = "client_closed"
-        raise
-    except ConnectionResetError:
-        exchange.status = "client_closed"
-        raise
-    except Exception as exc:
-        if exchange.status == "ok":
-            exchange.status = str(getattr(exc, "status", 500))
-        raise
-    finally:
-        exchange.finish(ctx)
 
 
 async def _relay(
@@ -440,8 +447,7 @@ def _in_stream_error(path: str, message: str, openai: bool) -> bytes:
 async def passthrough(request: web.Request, path: str | None = None) -> web.Response:
     """Forward a non-inference request (tags, ps, version, show) and audit it."""
     ctx = context_of(request)
-    exchange = Exchange(request, request.path.rsplit("/", 1)[-1])
-    try:
+    with Exchange(request, request.path.rsplit("/", 1)[-1]).audited(ctx) as exchange:
         data = await request.read() if request.method == "POST" else None
         if data is not None:
             payload = parse_json_body(data)
@@ -462,11 +468,6 @@ async def passthrough(request: web.Request, path: str | None = None) -> web.Resp
                 body=body,
                 content_type=upstream.content_type or "application/json",
             )
-    except Exception as exc:
-        exchange.status = str(getattr(exc, "status", 500))
-        raise
-    finally:
-        exchange.finish(ctx)
 
 
 def filter_models_for_key(request: web.Request, body: bytes) -> bytes:

@@ -221,14 +221,16 @@ async def _keys_command(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _usage_command(settings: Settings, args: argparse.Namespace) -> None:
-    from datetime import UTC, datetime
+    from pbpm_desktop.core.timeutil import parse_utc
 
     service = await _with_storage(settings)
     try:
         filters: dict[str, Any] = {}
         if args.since:
-            since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
-            filters["since"] = since if since.tzinfo else since.replace(tzinfo=UTC)
+            try:
+                filters["since"] = parse_utc(args.since)
+            except ValueError:
+                sys.exit(f"error: --since must be an ISO 8601 date/time, got {args.since!r}")
         rows = await service.usage_totals("key_model", **filters)
         if args.json:
             print(json.dumps(rows, indent=2))

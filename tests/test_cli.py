@@ -58,6 +58,8 @@ async def test_keys_create_list_revoke_and_usage(tmp_path: Path) -> None:
     assert code != 0 and "no key with id 42" in out
     code, out = await run_cli(tmp_path, "usage")
     assert code == 0 and "no usage" in out
+    code, out = await run_cli(tmp_path, "usage", "--since", "yesterday")
+    assert code != 0 and "--since must be an ISO 8601" in out and "Traceback" not in out
 
 
 async def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.store.models import ApiKey
+from pbpm_desktop.core.timeutil import parse_utc
 from pbpm_desktop.secrets import MasterKey, new_secret
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,7 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
                 items = value.split(",") if isinstance(value, str) else list(value)
                 out[name] = ",".join(sorted({str(m).strip() for m in items if str(m).strip()}))
             elif name == "expires_at":
-                when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-                out[name] = when if when.tzinfo else when.replace(tzinfo=UTC)
+                out[name] = parse_utc(value)
             else:
                 number = int(value)
                 if number < 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +13,7 @@ from pbpm_desktop.core.api.errors import ApiError
 from pbpm_desktop.core.api.proxy import parse_json_body
 from pbpm_desktop.core.keys import POLICY_FIELDS, KeyInfo, KeyService
 from pbpm_desktop.core.store import queries
+from pbpm_desktop.core.timeutil import parse_utc
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
@@ -98,10 +99,9 @@ def _when(params: dict[str, Any], name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        return parse_utc(raw)
     except ValueError as exc:
         raise ApiError(400, f"'{name}' must be an ISO 8601 date/time, got {raw!r}") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def usage_filters(params: dict[str, Any]) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from PySide6.QtCore import QLocale, QTranslator
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from pbpm_desktop.assets import resource
 from pbpm_desktop.config import Settings
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.errors import describe
-from pbpm_desktop.qt.icons import RESOURCES, app_icon
+from pbpm_desktop.qt.icons import app_icon
 from pbpm_desktop.qt.signals import SignalWaker
 from pbpm_desktop.qt.style import apply_style
 
@@ -43,7 +44,7 @@ def make_app(argv: Sequence[str] | None = None) -> QApplication:
 def install_translator(app: QApplication, locale: QLocale | None = None) -> QTranslator | None:
     """Load resources/i18n/pbpm_desktop_<locale>.qm when present (e.g. pt_BR)."""
     translator = QTranslator(app)
-    if translator.load(locale or QLocale(), "pbpm_desktop", "_", str(RESOURCES / "i18n")):
+    if translator.load(locale or QLocale(), "pbpm_desktop", "_", str(resource("i18n"))):
         app.installTranslator(translator)
         return translator
     return None

@@ -1,17 +1,12 @@
-"""SVG icons from `resources/`, cached, plus the tray icon for each gateway health state."""
+"""SVG icons from the packaged resources, cached, plus the tray icon for each health state."""
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-
-
-def resource(name: str) -> Path:
-    return RESOURCES / name
+from pbpm_desktop.assets import resource
 
 
 @cache

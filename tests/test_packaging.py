@@ -1,0 +1,99 @@
+"""What a normal (non-editable) install ships: every package of the tree and every resource.
+
+Builds the wheel, installs it into a fresh venv without the source tree on the path, and asks
+the installed package where its icons and translations are. An editable install hides a missing
+`package-data` entry; this test is the one that catches it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tree_packages() -> set[str]:
+    """Every directory under pbpm_desktop/ with an __init__.py, plus the mapped resources."""
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "pbpm_desktop").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    return found | {"pbpm_desktop.resources"}
+
+
+def test_pyproject_lists_every_package_of_the_tree() -> None:
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    assert listed == tree_packages()
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        cwd=out,
+    )
+    (built,) = out.glob("pbpm_desktop-*.whl")
+    return built
+
+
+def test_wheel_holds_every_resource(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for svg in (ROOT / "resources").glob("*.svg"):
+        assert f"pbpm_desktop/resources/{svg.name}" in names
+    for qm in (ROOT / "resources").glob("i18n/*.qm"):
+        assert f"pbpm_desktop/resources/i18n/{qm.name}" in names
+
+
+def test_installed_wheel_finds_its_resources(wheel: Path, tmp_path: Path) -> None:
+    """A fresh venv that sees this environment's dependencies but not the source tree."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--force-reinstall",
+            str(wheel),
+        ],
+        check=True,
+    )
+    probe = (
+        "import pbpm_desktop.assets as a, pathlib, sys;"
+        "d = a.resources_dir();"
+        "assert 'site-packages' in str(d), d;"
+        "names = sorted(p.name for p in d.glob('*.svg'));"
+        "print(d); print(','.join(names))"
+    )
+    done = subprocess.run(
+        [str(python), "-I", "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path
+    )
+    where, names = done.stdout.strip().splitlines()
+    assert Path(where).is_dir()
+    assert names.split(",") == sorted(p.name for p in (ROOT / "resources").glob("*.svg"))

@@ -37,6 +37,8 @@ ENV_NAMES: dict[str, str] = {
     "UPSTREAM_IDLE_TIMEOUT_S": "idle_timeout_s",
     "PBPM_ACCESS_LOG": "access_log",
     "SHUTDOWN_GRACE_S": "shutdown_grace_s",
+    "PBPM_TLS_CERT": "tls_cert",
+    "PBPM_TLS_KEY": "tls_key",
 }
 
 #: Settings the TOML file (written by the settings dialog) may hold; never the master key.
@@ -81,6 +83,9 @@ class Settings:
     idle_timeout_s: float = 300.0
     access_log: bool = False
     shutdown_grace_s: float = 30.0
+    #: HTTPS certificate and key (PEM); both or neither (core/tls.py)
+    tls_cert: str | None = None
+    tls_key: str | None = None
     start_minimized: bool = False
     start_at_login: bool = False
 
@@ -105,7 +110,7 @@ class Settings:
         out: dict[str, Any] = {}
         for name in TOML_KEYS:
             value = getattr(self, name)
-            if name == "db_url" and value is None:
+            if value is None:  # db_url, tls_cert, tls_key unset
                 continue
             out[name] = (
                 list(value)

@@ -11,6 +11,8 @@ import aiohttp
 import pytest
 
 os.environ.setdefault("PBPM_NO_KEYRING", "1")  # never touch the developer's real keyring
+# the exposure self-check at start-up probes no address (tests never send LAN traffic)
+os.environ.setdefault("PBPM_EXPOSURE_ADDRESSES", "")
 
 from pbpm_desktop.config import Settings
 from pbpm_desktop.core.service import GatewayService

@@ -67,6 +67,7 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.failed_flushes = 0
+        self.dropped = 0  # records given up on (only at shutdown, see stop)
         self._tokens_today: dict[int, int] = {}
         self._day = datetime.now(UTC).date()
 
@@ -119,6 +120,7 @@ class AuditWriter:
             if await self.flush():
                 return
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+        self.dropped += len(self._pending)
         log.error("audit: %d records could not be written at shutdown", len(self._pending))
 
     async def flush(self) -> bool:

@@ -21,6 +21,9 @@ REQUEST_DONE = "request.done"  # payload: audit.AuditEntry (call .to_dict())
 KEYS_CHANGED = "keys.changed"  # payload: {"id": key id, "action": "created"|"revoked"|"updated"}
 GATEWAY_STATE = "gateway.state"  # payload: {"state": "serving"|"stopped", "url": ...}
 OLLAMA_STATE = "ollama.state"  # payload: {"up": bool, "version": str|None, "url": ...}
+PAUSE_STATE = "gateway.pause"  # payload: PauseController.status() dict
+AUTH_FAILED = "auth.failed"  # payload: {"reason": "missing"|"invalid"|…, "client": address}
+EXPOSURE = "ollama.exposure"  # payload: exposure.ExposureReport.to_dict()
 SWAP = "vram.swap"  # payload: {"phase": "unloading"|"loading"|"loaded"|"failed", "model": ...}
 
 

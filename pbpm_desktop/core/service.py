@@ -24,10 +24,14 @@ from pbpm_desktop.core.api.app import create_app
 from pbpm_desktop.core.api.context import GatewayContext
 from pbpm_desktop.core.audit import AuditWriter
 from pbpm_desktop.core.events import EventBus
+from pbpm_desktop.core.exposure import ExposureReport, check_ollama_exposure
 from pbpm_desktop.core.keys import KeyService
+from pbpm_desktop.core.metrics import GatewayMetrics
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError
+from pbpm_desktop.core.pause import PauseController
 from pbpm_desktop.core.policy import PolicyEnforcer
 from pbpm_desktop.core.store import Database, queries
+from pbpm_desktop.core.tls import fingerprint, server_context
 from pbpm_desktop.core.vram import VramManager
 from pbpm_desktop.secrets import MasterKey, load_master_key
 
@@ -57,6 +61,13 @@ class GatewayService:
         self._monitor: asyncio.Task[None] | None = None
         self.db: Database | None = None
         self.context: GatewayContext | None = None
+        #: SHA-256 fingerprint of the served certificate while serving HTTPS
+        self.tls_fingerprint: str | None = None
+        #: the latest exposure self-check (core/exposure.py), run at every start
+        self.exposure: ExposureReport | None = None
+        self._exposure_task: asyncio.Task[None] | None = None
+        #: Prometheus metrics; outlive restarts, so counters keep counting across them
+        self.metrics = GatewayMetrics(self.events, self._metrics_state, self._known_models)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -92,10 +103,14 @@ class GatewayService:
         keys = KeyService(self.db, self.master)
         policy = PolicyEnforcer(audit, self._tokens_since)
         vram = VramManager(ollama, s, self.events)
-        self.context = GatewayContext(s, keys, audit, ollama, vram, policy, self.events)
+        pause = PauseController(vram, self.events, s.shutdown_grace_s)
+        self.context = GatewayContext(
+            s, keys, audit, ollama, vram, policy, self.events, pause, self.metrics
+        )
         await vram.start()
         await self._start_http()
         self._monitor = asyncio.create_task(self._watch_ollama(), name="ollama-monitor")
+        self._exposure_task = asyncio.create_task(self._warn_exposure(), name="exposure-check")
         self.state = "serving"
         self.events.publish(ev.GATEWAY_STATE, {"state": self.state, "url": self.url})
 
@@ -111,8 +126,16 @@ class GatewayService:
             if self.settings.access_log
             else None,
         )
+        ssl_context = server_context(self.settings)  # a bad cert/key stops start-up here
+        self.tls_fingerprint = fingerprint(self.settings.tls_cert or "") if ssl_context else None
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port, backlog=1024)
+        site = web.TCPSite(
+            self._runner,
+            self.settings.host,
+            self.settings.port,
+            backlog=1024,
+            ssl_context=ssl_context,
+        )
         try:
             await site.start()
         except OSError as exc:
@@ -133,6 +156,11 @@ class GatewayService:
         if self._monitor is not None:
             self._monitor.cancel()
             self._monitor = None
+        if self._exposure_task is not None:
+            self._exposure_task.cancel()
+            self._exposure_task = None
+        if self.context is not None:
+            await self.context.pause.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -164,7 +192,11 @@ class GatewayService:
         host = self.settings.host
         if host in ("0.0.0.0", "::", ""):
             host = "127.0.0.1"
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_fingerprint else "http"
 
     def urls(self) -> list[str]:
         """Local URL first, then the LAN address when listening on all interfaces."""
@@ -174,7 +206,7 @@ class GatewayService:
         if self.settings.host in ("0.0.0.0", "::", ""):
             lan = lan_address()
             if lan:
-                out.append(f"http://{lan}:{self.port}")
+                out.append(f"{self.scheme}://{lan}:{self.port}")
         return out
 
     # --- Ollama status ------------------------------------------------------------------------
@@ -260,6 +292,64 @@ class GatewayService:
 
     def vram_snapshot(self) -> dict[str, Any]:
         return self._ctx().vram.snapshot()
+
+    # --- pause, exposure, metrics (issue 13) ------------------------------------------------
+
+    async def pause(
+        self, free_vram: bool = True, minutes: float | None = None, wait: bool = False
+    ) -> dict[str, Any]:
+        """Pause sharing (the tray's "Pause sharing and free the GPU"); see core/pause.py."""
+        pause = self._pause()
+        status = await pause.pause(free_vram=free_vram, minutes=minutes)
+        return await pause.wait_freed() if wait else status
+
+    async def resume(self) -> dict[str, Any]:
+        return await self._pause().resume()
+
+    def pause_status(self) -> dict[str, Any]:
+        return self._pause().status()
+
+    async def check_exposure(self, addresses: list[str] | None = None) -> ExposureReport:
+        """Is Ollama reachable on this machine's LAN addresses? (also run at every start)"""
+        self.exposure = await check_ollama_exposure(self.settings.ollama_url, addresses)
+        self.events.publish(ev.EXPOSURE, self.exposure.to_dict())
+        return self.exposure
+
+    async def _warn_exposure(self) -> None:
+        try:
+            report = await self.check_exposure()
+        except Exception:  # a self-check must never take the gateway down
+            log.exception("exposure self-check failed")
+            return
+        warning = report.warning()
+        if warning:
+            log.warning("SECURITY: %s", warning)
+
+    def _pause(self) -> PauseController:
+        return self._ctx().pause
+
+    def _metrics_state(self) -> dict[str, Any] | None:
+        """What the metrics' scrape-time gauges read (None while stopped)."""
+        ctx = self.context
+        if ctx is None:
+            return None
+        audit = ctx.audit
+        return {
+            "vram": ctx.vram.snapshot(),
+            "paused": ctx.pause.paused,
+            "audit": {
+                "pending": audit.pending,
+                "written": audit.written,
+                "dropped": audit.dropped,
+                "failed_flushes": audit.failed_flushes,
+            },
+        }
+
+    def _known_models(self) -> set[str]:
+        """Model names the metrics may use as labels: installed or configured ones."""
+        ctx = self.context
+        installed = ctx.vram.installed.keys() if ctx is not None else ()
+        return {*installed, *self.settings.always_on_models}
 
     async def _flush_audit(self) -> None:
         if self.context is not None:

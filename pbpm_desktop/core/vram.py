@@ -77,6 +77,8 @@ class VramManager:
         self._reconcile_task: asyncio.Task[None] | None = None
         self._publish_handle: asyncio.TimerHandle | None = None
         self._warned_always_on_budget = False
+        #: the pause status while the owner paused sharing (core/pause.py), else None
+        self.paused: dict[str, Any] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -255,6 +257,35 @@ class VramManager:
             log.exception("VRAM reconcile failed")
         return self._publish_state()
 
+    # -- pause (core/pause.py drives these) ------------------------------------------------
+
+    def set_paused(self, status: dict[str, Any] | None) -> None:
+        """Enter/leave the paused state: no always-on reloads meanwhile; shown in snapshots."""
+        self.paused = status
+        self._publish_state()
+
+    def refuse_waiting(self, exc: Exception) -> None:
+        """Fail every request still queued for a swap (it had not started yet)."""
+        self._scheduler.fail_waiting(exc)
+
+    async def unload_everything(self, reason: str) -> list[str]:
+        """Unload every idle model Ollama holds, always-on and external ones included.
+
+        For a pause with `free_vram`: the caller has let running requests end first. A model
+        still in use is left alone (it is Ollama's to unload when its request ends).
+        """
+        unloaded: list[str] = []
+        scheduler = self._scheduler
+        async with scheduler.lock:
+            await scheduler.sync_ps()
+            for name in sorted(self._ledger.resident):
+                if self._ledger.in_flight.get(name):
+                    continue
+                await scheduler.unload_now(name, scheduler.deadline(), reason)
+                unloaded.append(name)
+        self._publish_state()
+        return unloaded
+
     async def _reconcile_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.reconcile_interval_s)
@@ -267,6 +298,8 @@ class VramManager:
         be in the way; idle ones are evicted. A load Ollama refuses is logged and retried on
         the next pass; an unreachable Ollama aborts the pass.
         """
+        if self.paused is not None:
+            return  # the owner took the GPU back: reload nothing until they resume
         ledger = self._ledger
         # if the always-on models alone exceed the budget, evicting others cannot help
         can_make_room = ledger.always_on_bytes() <= self.settings.vram_limit_bytes
@@ -354,6 +387,7 @@ class VramManager:
             "swapping": self._scheduler.swapping(),
             "missing_always_on": list(ledger.missing_always_on),
             "ollama_up": self.ollama_up,
+            "paused": self.paused,
             "gpu": self._gpu.read(),
         }
 

@@ -179,6 +179,11 @@ class SwapScheduler:
                 self._remove_jobs([job])
             raise
 
+    def fail_waiting(self, exc: Exception) -> None:
+        """Fail every queued request (unloads stay queued): e.g. sharing was paused."""
+        for model in {j.model for j in self._jobs if j.kind == "use"}:
+            self._fail("use", model, exc)
+
     # -- state for the snapshot -----------------------------------------------------------
 
     def waiting(self) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pbpm_desktop.core.api import admin, models, native, openai
+from pbpm_desktop.core.api import admin, metrics, models, native, openai, sharing
 from pbpm_desktop.core.api.auth import auth_middleware
 from pbpm_desktop.core.api.context import CONTEXT, GatewayContext
 from pbpm_desktop.core.api.errors import error_middleware
@@ -26,4 +26,6 @@ def create_app(ctx: GatewayContext) -> web.Application:
     native.add_routes(app)
     openai.add_routes(app)
     admin.add_routes(app)
+    sharing.add_routes(app)
+    metrics.add_routes(app)
     return app

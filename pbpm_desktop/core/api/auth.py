@@ -1,18 +1,23 @@
 """Authentication middleware: who is calling, and may that kind of key use this route.
 
-Rules (DESIGN.md §3): `/health` is open; `/admin/*` needs the master key; every other route
-needs an active client key. The master key never serves inference. Secrets are never logged.
+Rules (DESIGN.md §3): `/health` is open; `/admin/*` needs the master key; `/metrics` the
+master key, or no key at all from loopback (a local Prometheus); every other route needs an
+active client key. The master key never serves inference. Secrets are never logged.
 """
 
 from __future__ import annotations
 
+import ipaddress
+
 from aiohttp import web
 
+from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.api.context import context_of
 from pbpm_desktop.core.api.errors import ApiError, Handler
 from pbpm_desktop.core.keys import MASTER, KeyInfo
 
 PUBLIC_PATHS = frozenset({"/health", "/"})
+METRICS_PATH = "/metrics"
 PRINCIPAL = web.RequestKey("pbpm_principal", object)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pbpm-desktop"'}
 
@@ -39,6 +44,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     token = bearer_token(request)
     if token is None:
+        if request.path == METRICS_PATH and _from_loopback(request):
+            return await handler(request)  # a scraper on this machine needs no key
+        _failed(request, None)
         raise ApiError(
             401,
             "missing API key: send 'Authorization: Bearer <key>' "
@@ -46,7 +54,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             headers=_CHALLENGE,
         )
     keys = context_of(request).keys
-    is_admin_route = request.path.startswith("/admin/")
+    is_admin_route = request.path.startswith("/admin/") or request.path == METRICS_PATH
     info = keys.cached(token)  # a recently verified client key: no hashing, no database
     if info is None:
         if keys.is_master(token):
@@ -60,6 +68,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             request[PRINCIPAL] = MASTER
             return await handler(request)
         info = await keys.lookup(token)
+    if info is None or info.revoked_at is not None or info.expired:
+        _failed(request, info)  # metrics hook (pbpm_auth_failures_total)
     if info is None:
         raise ApiError(401, "invalid API key; check it or ask for a new one", headers=_CHALLENGE)
     if info.revoked_at is not None:
@@ -70,3 +80,20 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise ApiError(403, "admin routes need the master key; client keys are for inference")
     request[PRINCIPAL] = info
     return await handler(request)
+
+
+def _failed(request: web.Request, info: KeyInfo | None) -> None:
+    """Publish a failed authentication (metrics count it); never the key itself."""
+    if info is None:
+        reason = "missing" if bearer_token(request) is None else "invalid"
+    else:
+        reason = "revoked" if info.revoked_at is not None else "expired"
+    payload = {"reason": reason, "client": request.remote or ""}
+    context_of(request).events.publish(ev.AUTH_FAILED, payload)
+
+
+def _from_loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False

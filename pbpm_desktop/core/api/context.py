@@ -10,7 +10,9 @@ from pbpm_desktop.config import Settings
 from pbpm_desktop.core.audit import AuditWriter
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.keys import KeyService
+from pbpm_desktop.core.metrics import GatewayMetrics
 from pbpm_desktop.core.ollama import OllamaClient
+from pbpm_desktop.core.pause import PauseController
 from pbpm_desktop.core.policy import PolicyEnforcer
 from pbpm_desktop.core.vram import VramManager
 
@@ -24,6 +26,8 @@ class GatewayContext:
     vram: VramManager
     policy: PolicyEnforcer
     events: EventBus
+    pause: PauseController
+    metrics: GatewayMetrics
 
 
 CONTEXT = web.AppKey("pbpm_context", GatewayContext)

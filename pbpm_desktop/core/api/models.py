@@ -20,7 +20,8 @@ async def health(request: web.Request) -> web.Response:
         ollama = "up"
     except OllamaError:
         ollama = "down"
-    return web.json_response({"status": "ok", "ollama": ollama})
+    status = "paused" if ctx.pause.paused else "ok"
+    return web.json_response({"status": status, "ollama": ollama})
 
 
 async def available_models(request: web.Request) -> web.Response:
@@ -48,9 +49,11 @@ async def _model_action(request: web.Request, action: str) -> web.Response:
         exchange.model = resolved
         await ctx.policy.admit(key, resolved)
         started = time.perf_counter()
-        result = await (
-            ctx.vram.preload(resolved) if action == "preload" else ctx.vram.unload(resolved)
-        )
+        if action == "preload":
+            with ctx.pause.guard():  # paused: 503, like inference
+                result = await ctx.vram.preload(resolved)
+        else:
+            result = await ctx.vram.unload(resolved)
         result.setdefault("elapsed_ms", round((time.perf_counter() - started) * 1e3, 1))
         return web.json_response(result)
 

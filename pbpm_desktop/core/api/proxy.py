@@ -257,7 +257,7 @@ async def forward_model_request(
     """The whole life of an inference request: validate, gate, forward, audit."""
     ctx = context_of(request)
     key = client_key(request)
-    with Exchange(request, route).audited(ctx) as exchange:
+    with Exchange(request, route).audited(ctx) as exchange, ctx.pause.guard():
         body = await request.read()
         payload = parse_json_body(body)
         reject_case_variants(payload)

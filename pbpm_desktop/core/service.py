@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import socket
+import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,6 +89,9 @@ class GatewayService:
             raise
 
     async def _start(self) -> None:
+        # a bad certificate or key stops start-up before anything else has started
+        ssl_context = server_context(self.settings)
+        self.tls_fingerprint = fingerprint(self.settings.tls_cert or "") if ssl_context else None
         await self.open_storage()
         assert self.db is not None and self.master is not None
         s = self.settings
@@ -108,13 +112,13 @@ class GatewayService:
             s, keys, audit, ollama, vram, policy, self.events, pause, self.metrics
         )
         await vram.start()
-        await self._start_http()
+        await self._start_http(ssl_context)
         self._monitor = asyncio.create_task(self._watch_ollama(), name="ollama-monitor")
         self._exposure_task = asyncio.create_task(self._warn_exposure(), name="exposure-check")
         self.state = "serving"
         self.events.publish(ev.GATEWAY_STATE, {"state": self.state, "url": self.url})
 
-    async def _start_http(self) -> None:
+    async def _start_http(self, ssl_context: ssl.SSLContext | None = None) -> None:
         assert self.context is not None
         app = create_app(self.context)
         self._runner = web.AppRunner(
@@ -126,8 +130,6 @@ class GatewayService:
             if self.settings.access_log
             else None,
         )
-        ssl_context = server_context(self.settings)  # a bad cert/key stops start-up here
-        self.tls_fingerprint = fingerprint(self.settings.tls_cert or "") if ssl_context else None
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,

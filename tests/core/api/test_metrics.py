@@ -68,9 +68,7 @@ async def test_metrics_after_real_traffic(gateway: Gateway, http: aiohttp.Client
     assert value(families, "pbpm_requests_total", **ok) == 2
     assert value(families, "pbpm_requests_total", **{**ok, "route": "v1/chat"}) == 1
     assert value(families, "pbpm_requests_total", model="other", status="404") == 1
-    assert not any(
-        "no-such-model" in str(s.labels) for f in families.values() for s in f.samples
-    )
+    assert not any("no-such-model" in str(s.labels) for f in families.values() for s in f.samples)
     completion = value(
         families, "pbpm_tokens_total", key=prefix, model=model, route="chat", kind="completion"
     )
@@ -153,6 +151,7 @@ async def test_metrics_need_the_master_key_from_another_address(gateway: Gateway
         raise AssertionError("a LAN scrape without a key was let in")
     for peer in ("127.0.0.1", "::1"):
         assert (await auth_middleware(request_from(peer), handler)).text == "metrics"
+
 
 def test_two_gateways_in_one_process_do_not_collide() -> None:
     bus = EventBus()

@@ -34,10 +34,17 @@ async def overview_info(service: Any) -> dict[str, Any]:
         "master_location": getattr(master, "location", None),
         "settings": service.settings,
         "today": None,
+        "tls_fingerprint": getattr(service, "tls_fingerprint", None),
+        "exposure": _exposure(service),
     }
     if service.state == "serving":
         info["today"] = await service.today()
     return info
+
+
+def _exposure(service: Any) -> dict[str, Any] | None:
+    report = getattr(service, "exposure", None)
+    return report.to_dict() if report is not None else None
 
 
 def gateway_facts(service: Any) -> dict[str, Any]:

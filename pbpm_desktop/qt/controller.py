@@ -221,6 +221,29 @@ class AppController(QObject):
         assert self.ctx is not None
         start_model_op(self.ctx, UNLOAD, model)
 
+    def pause_sharing(self, minutes: int | None) -> None:
+        """Tray: stop sharing and unload every model (for `minutes`, or until resumed)."""
+        self.tasks.spawn(self._pause_sharing(minutes), self.tr("Pausing sharing"))
+
+    def resume_sharing(self) -> None:
+        self.tasks.spawn(self._resume_sharing(), self.tr("Resuming sharing"))
+
+    async def _pause_sharing(self, minutes: int | None) -> None:
+        assert self.bridge is not None
+        await self.bridge.call(self.service.pause, True, minutes)
+        self.notifier.info(
+            self.tr("Sharing paused: the GPU is freed as soon as running requests end.")
+        )
+        if self.ctx is not None:
+            await refresh_vram(self.ctx)
+
+    async def _resume_sharing(self) -> None:
+        assert self.bridge is not None
+        await self.bridge.call(self.service.resume)
+        self.notifier.info(self.tr("Sharing resumed; the always-on models are loaded again."))
+        if self.ctx is not None:
+            await refresh_vram(self.ctx)
+
     def copy_url(self) -> None:
         url = self.state.lan_url or self.state.url
         if url:

@@ -17,6 +17,8 @@ from pbpm_desktop.qt.adapters import SNAPSHOT_TIME
 STARTING, SERVING, STOPPING, STOPPED = "starting", "serving", "stopping", "stopped"
 #: tray colours
 HEALTHY, DEGRADED, DOWN = "serving", "degraded", "stopped"
+#: tray state while the owner paused sharing (core/pause.py)
+PAUSED = "paused"
 
 
 class AppState(QObject):
@@ -101,7 +103,15 @@ class AppState(QObject):
         """Tray colour: serving and Ollama reachable / serving but Ollama down / stopped."""
         if self.gateway != SERVING:
             return DOWN
+        if self.paused:
+            return PAUSED
         return DEGRADED if self.ollama_up is False else HEALTHY
+
+    @property
+    def paused(self) -> dict[str, Any] | None:
+        """The pause status while sharing is paused (it rides on the VRAM snapshot), else None."""
+        paused = self.vram.get("paused")
+        return paused if isinstance(paused, dict) and paused.get("paused") else None
 
     def installed(self) -> list[dict[str, Any]]:
         return [m for m in self.vram.get("installed") or [] if isinstance(m, dict) and "name" in m]

@@ -2,7 +2,7 @@
 
 `TrayMenu` builds and updates the QMenu from `AppState` and calls an actions object; it
 needs no system tray, so tests exercise every action offscreen. `Tray` puts that menu on a
-QSystemTrayIcon whose picture shows the health: serving / Ollama unreachable / stopped.
+QSystemTrayIcon whose picture shows the health: serving / paused / Ollama unreachable / stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from pbpm_desktop.qt.model_ops import PRELOAD
 from pbpm_desktop.qt.notify import ERROR
 from pbpm_desktop.qt.state import SERVING, STARTING, STOPPING, AppState
 
+#: the "Pause sharing for…" submenu
+PAUSE_MINUTES = (15, 30, 60, 120)
+
 
 class TrayActions(Protocol):
     def show_dashboard(self) -> None: ...
@@ -26,6 +29,8 @@ class TrayActions(Protocol):
     def unload(self, model: str) -> None: ...
     def copy_url(self) -> None: ...
     def toggle_gateway(self) -> None: ...
+    def pause_sharing(self, minutes: int | None) -> None: ...
+    def resume_sharing(self) -> None: ...
     def request_quit(self) -> None: ...
 
 
@@ -35,6 +40,8 @@ def _tr(text: str) -> str:
 
 def status_text(state: AppState) -> str:
     if state.gateway == SERVING:
+        if state.paused:
+            return _tr("Sharing paused")
         if state.ollama_up is False:
             return _tr("Serving — Ollama unreachable")
         return _tr("Serving at {url}").format(url=state.lan_url or state.url or "?")
@@ -75,6 +82,7 @@ class TrayMenu(QObject):
         self.models_menu = self.menu.addMenu(icon("nav-models"), self.tr("Models"))
         self.copy_action = self.menu.addAction(self.tr("Copy endpoint URL"))
         self.copy_action.triggered.connect(actions.copy_url)
+        self._add_pause_items(actions)
         self.menu.addSeparator()
         self.toggle_action = self.menu.addAction(self.tr("Stop gateway"))
         self.toggle_action.triggered.connect(actions.toggle_gateway)
@@ -95,7 +103,37 @@ class TrayMenu(QObject):
         self.toggle_action.setText(self.tr("Stop gateway") if serving else self.tr("Start gateway"))
         self.toggle_action.setEnabled(state.gateway not in (STARTING, STOPPING))
         self.copy_action.setEnabled(serving and state.url is not None)
+        self._refresh_pause()
         self.refresh_models()
+
+    # -- pause sharing (issue 13) -----------------------------------------------------------
+
+    def _add_pause_items(self, actions: TrayActions) -> None:
+        """ "Pause sharing and free the GPU" (or "Resume sharing") and a "for N minutes" menu."""
+        self.pause_action = self.menu.addAction(self.tr("Pause sharing and free the GPU"))
+        self.pause_action.triggered.connect(self._pause_or_resume)
+        self.pause_for_menu = self.menu.addMenu(self.tr("Pause sharing for…"))
+        self.pause_for_actions: dict[int, QAction] = {}
+        for minutes in PAUSE_MINUTES:
+            action = self.pause_for_menu.addAction(self.tr("{n} minutes").format(n=minutes))
+            action.triggered.connect(lambda _=False, m=minutes: actions.pause_sharing(m))
+            self.pause_for_actions[minutes] = action
+
+    def _pause_or_resume(self) -> None:
+        if self.state.paused:
+            self.actions.resume_sharing()
+        else:
+            self.actions.pause_sharing(None)
+
+    def _refresh_pause(self) -> None:
+        serving = self.state.gateway == SERVING
+        self.pause_action.setText(
+            self.tr("Resume sharing")
+            if self.state.paused
+            else self.tr("Pause sharing and free the GPU")
+        )
+        self.pause_action.setEnabled(serving)
+        self.pause_for_menu.setEnabled(serving and not self.state.paused)
 
     def refresh_models(self, *_args: object) -> None:
         """Rebuild the Models submenu: one click preloads or unloads each installed model.

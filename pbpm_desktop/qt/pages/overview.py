@@ -72,6 +72,13 @@ class OverviewPage(Page):
         status_row.addWidget(self.pill)
         status_row.addWidget(self.status_text, 1)
         self.layout_.addLayout(status_row)
+        # issue 13: Ollama reachable on the LAN without the gateway (core/exposure.py)
+        self.exposure_warning = QLabel("")
+        self.exposure_warning.setWordWrap(True)
+        self.exposure_warning.setStyleSheet(f"color: {style.BAD};")
+        self.exposure_warning.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.exposure_warning.setVisible(False)
+        self.layout_.addWidget(self.exposure_warning)
 
         grid = QGridLayout()
         grid.setSpacing(12)
@@ -83,6 +90,10 @@ class OverviewPage(Page):
         self.endpoint_hint = QLabel("", objectName="Muted")
         self.endpoint_hint.setWordWrap(True)
         self.endpoint_card.body.addWidget(self.endpoint_hint)
+        self.tls_label = QLabel("", objectName="Muted")  # issue 13: HTTPS certificate
+        self.tls_label.setWordWrap(True)
+        self.tls_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.endpoint_card.body.addWidget(self.tls_label)
         self.endpoint_card.body.addStretch(1)
         self.ollama_card = StatCard(self.tr("Ollama"))
         self.requests_card = StatCard(self.tr("Requests today"))
@@ -175,7 +186,13 @@ class OverviewPage(Page):
             if self.active and gateway in (SERVING, "stopped"):
                 self.refresh()  # today's counts and the master key appear with the gateway
         up = state.ollama_up
-        if gateway == SERVING and up is False:
+        if gateway == SERVING and state.paused:
+            self.pill.set_status(self.tr("Sharing paused"), style.WARN)
+            text = self.tr(
+                "You paused sharing: clients get '503, the owner paused sharing' until you "
+                "resume it from the tray."
+            )
+        elif gateway == SERVING and up is False:
             self.pill.set_status(self.tr("Ollama unreachable"), style.WARN)
             text = self.tr(
                 "The gateway is serving, but Ollama does not answer at {url}. Clients get "
@@ -278,3 +295,16 @@ class OverviewPage(Page):
             self.master_text.setText(self.tr("Not loaded yet."))
         if info.get("ollama"):
             self.ctx.state.set_ollama(info["ollama"])
+        self.show_security(info)
+
+    def show_security(self, info: dict[str, Any]) -> None:
+        """The HTTPS certificate's fingerprint, and the exposure warning if Ollama is open."""
+        fingerprint = info.get("tls_fingerprint")
+        self.tls_label.setText(
+            self.tr("HTTPS certificate SHA-256: {fp}").format(fp=fingerprint)
+            if fingerprint
+            else self.tr("Plain HTTP: keys cross the network readable; see README, TLS.")
+        )
+        warning = (info.get("exposure") or {}).get("warning")
+        self.exposure_warning.setText(self.tr("Security: {w}").format(w=warning) if warning else "")
+        self.exposure_warning.setVisible(bool(warning))

@@ -121,7 +121,7 @@ async def test_pause_for_some_minutes_resumes_by_itself(paused_gw: Gateway, http
     gw.service.events.subscribe(
         lambda name, p: name == ev.PAUSE_STATE and not p["paused"] and resumed.set()
     )
-    status, paused, _ = await post(http, gw, "/admin/pause", {"minutes": 0.5}, True)
+    _, paused, _ = await post(http, gw, "/admin/pause", {"minutes": 0.5}, True)
     assert paused["until"] is not None and paused["free_vram"] is False
     code, _, headers = await post(
         http, gw, "/api/generate", {"model": ALWAYS_ON, "prompt": "x", "stream": False}
@@ -153,7 +153,7 @@ async def test_bad_pause_requests_get_400(paused_gw: Gateway, http, body, messag
 
 
 async def test_only_the_master_key_pauses(paused_gw: Gateway, http) -> None:
-    code, answer, _ = await post(http, paused_gw, "/admin/pause", {})
+    code, _, _ = await post(http, paused_gw, "/admin/pause", {})
     assert code == 403
     async with http.post(paused_gw.url + "/admin/pause?free_vram=true&minutes=5") as r:
         assert r.status == 401

@@ -163,3 +163,28 @@ async def test_only_the_master_key_pauses(paused_gw: Gateway, http) -> None:
         assert r.status == 200 and (await r.json())["free_vram"] is True
     async with http.get(paused_gw.url + "/admin/pause", headers=paused_gw.master) as r:
         assert (await r.json())["paused"] is True
+
+
+async def test_requests_queued_for_a_swap_are_refused_by_the_pause(paused_gw: Gateway, http):
+    gw, sim = paused_gw, paused_gw.sim
+    await gw.service.preload(HEAVY)
+    sim.token_delay = 0.01
+    queued = asyncio.Event()
+    gw.service.events.subscribe(
+        lambda name, p: (
+            name == ev.VRAM_STATE and "nomic-embed-text:latest" in p["waiting"] and queued.set()
+        )
+    )
+    body = chat(HEAVY, options={"num_predict": 400})
+    async with http.post(gw.url + "/api/chat", json=body, headers=gw.auth()) as stream:
+        await stream.content.readline()
+        # MAX_HEAVY_MODELS=1: the embedding model waits until the stream on HEAVY ends
+        embed = asyncio.create_task(
+            post(http, gw, "/api/embed", {"model": "nomic-embed-text", "input": "x"})
+        )
+        await asyncio.wait_for(queued.wait(), 10)
+        await gw.service.pause(free_vram=False)
+        code, answer, headers = await embed
+        assert code == 503 and "paused sharing" in answer["error"] and "Retry-After" in headers
+        await stream.read()
+    assert "nomic-embed-text:latest" not in sim.resident()

@@ -37,6 +37,7 @@ ENV_NAMES: dict[str, str] = {
     "UPSTREAM_IDLE_TIMEOUT_S": "idle_timeout_s",
     "PBPM_ACCESS_LOG": "access_log",
     "SHUTDOWN_GRACE_S": "shutdown_grace_s",
+    "PBPM_CORS_ORIGINS": "cors_origins",
 }
 
 #: Settings the TOML file (written by the settings dialog) may hold; never the master key.
@@ -81,6 +82,8 @@ class Settings:
     idle_timeout_s: float = 300.0
     access_log: bool = False
     shutdown_grace_s: float = 30.0
+    #: browser origins allowed to call the gateway (`*`, exact, or `chrome-extension://*`)
+    cors_origins: tuple[str, ...] = ()
     start_minimized: bool = False
     start_at_login: bool = False
 

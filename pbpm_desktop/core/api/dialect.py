@@ -20,7 +20,7 @@ from typing import Any
 from pbpm_desktop.core.api.errors import error_body
 
 _EVENT_END = b"\n\n"
-_USAGE = b'"usage":{'
+_USAGE = b'"usage"'
 
 
 def counts_from_usage(usage: Any) -> tuple[int, int] | None:

@@ -165,3 +165,22 @@ async def test_an_ollama_without_the_route_gets_a_json_error_saying_so(tmp_path:
     assert response.headers["content-type"].startswith("application/json")  # not text/plain
     assert missing.value.body["type"] == "error"
     assert "update Ollama" in missing.value.body["error"]["message"]
+
+
+async def test_a_stalled_upstream_ends_in_an_error_event_the_sdk_raises(tmp_path: Path) -> None:
+    start = {"type": "message_start", "message": {"usage": {"input_tokens": 3}}}
+    head = b"event: message_start\ndata: " + json.dumps(start).encode() + b"\n\n"
+    held = HeldStream(head, b"")  # never released: the gateway's idle timeout cuts it
+    async with scripted_gateway(tmp_path, {"/v1/messages": held}, idle_timeout_s=0.2) as gw:
+        async with client(gw) as claude:
+            with pytest.raises(anthropic.APIStatusError) as failed:
+                async with claude.messages.stream(
+                    model="llama3.2:3b", max_tokens=9, messages=MESSAGES
+                ) as stream:
+                    async for _ in stream:
+                        pass
+        held.release.set()
+        record = (await records(gw))[0]
+    assert failed.value.body["type"] == "error"
+    assert failed.value.body["error"]["type"] == "api_error"
+    assert record["status"] == "upstream_error" and record["prompt_tokens"] == 3  # the estimate

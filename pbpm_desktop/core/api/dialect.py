@@ -131,6 +131,8 @@ class Dialect:
     """One converted API: its tracker, its whole-body usage, its error shapes."""
 
     name: str
+    #: the first Ollama release that serves the route (git tag --contains of its middleware)
+    since: str
     tracker_class: type[EventTracker]
     #: the shape Ollama's own errors already have on this route (then they pass unchanged)
     native_error_prefix: bytes
@@ -168,8 +170,8 @@ class Dialect:
             message = body.decode("utf-8", "replace").strip()[:300]
             if status == 404 and message == "404 page not found":
                 message = (
-                    f"the Ollama behind this gateway does not serve {path}; "
-                    "ask the workstation's owner to update Ollama"
+                    f"the Ollama behind this gateway does not serve {path}; ask the "
+                    f"workstation's owner to update Ollama (to {self.since} or newer)"
                 )
         return error_body(path, status, str(message or f"upstream error {status}"))
 
@@ -178,5 +180,5 @@ class Dialect:
         return b"event: error\ndata: " + error_body(path, 502, message) + _EVENT_END
 
 
-ANTHROPIC = Dialect("anthropic", AnthropicTracker, b'{"type":"error"')
-RESPONSES = Dialect("responses", ResponsesTracker, b'{"error":{')
+ANTHROPIC = Dialect("anthropic", "0.14.0", AnthropicTracker, b'{"type":"error"')
+RESPONSES = Dialect("responses", "0.13.3", ResponsesTracker, b'{"error":{')

@@ -164,7 +164,7 @@ async def test_an_ollama_without_the_route_gets_a_json_error_saying_so(tmp_path:
     response = missing.value.response
     assert response.headers["content-type"].startswith("application/json")  # not text/plain
     assert missing.value.body["type"] == "error"
-    assert "update Ollama" in missing.value.body["error"]["message"]
+    assert "update Ollama (to 0.14.0 or newer)" in missing.value.body["error"]["message"]
 
 
 async def test_a_stalled_upstream_ends_in_an_error_event_the_sdk_raises(tmp_path: Path) -> None:

@@ -113,6 +113,11 @@ _HTTP_MESSAGES = {
 }
 
 
+def _payload_reason(exc: Exception) -> str:
+    """aiohttp's "400, message:\n  Can not decode ..." as one plain clause."""
+    return " ".join(str(exc).split()).removeprefix("400, message: ") or "malformed body"
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -136,6 +141,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             )
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return error_response(request, exc.status, message, headers=headers)
+    except web.RequestPayloadError as exc:  # e.g. a body that its Content-Encoding can't decode
+        return error_response(
+            request,
+            400,
+            f"the request body could not be read ({_payload_reason(exc)}); "
+            "send plain JSON or a valid gzip/deflate/zstd body with its Content-Encoding",
+        )
     except ConnectionResetError:
         raise
     except Exception:

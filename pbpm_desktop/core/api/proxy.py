@@ -58,6 +58,9 @@ class Exchange:
         except (asyncio.CancelledError, ConnectionResetError):
             self.status = "client_closed"
             raise
+        except web.RequestPayloadError:  # a body its Content-Encoding can't decode: 400
+            self.status = "400"
+            raise
         except Exception as exc:
             self.status = str(getattr(exc, "status", 500))
             raise

@@ -3,6 +3,7 @@ the official `openai` SDK; plus errors the gateway rewrites (their Content-Type 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aiohttp
@@ -114,3 +115,23 @@ async def test_a_rewritten_upstream_error_is_served_as_json(
                 assert r.content_type == "application/json"
                 error = (await r.json())["error"]
     assert error["type"] == "not_found_error"
+
+
+async def test_a_zstd_body_like_codex_sends_is_decoded(gateway: Gateway) -> None:
+    from backports import zstd  # a dependency below Python 3.14 (compression.zstd from then)
+
+    body = json.dumps({"model": "llama3.2:3b", "input": INPUT, "instructions": INSTRUCTIONS})
+    headers = {**gateway.auth(), "Content-Encoding": "zstd", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as http:
+        url = gateway.url + "/v1/responses"
+        async with http.post(url, data=zstd.compress(body.encode()), headers=headers) as r:
+            assert r.status == 200
+            assert (await r.json())["usage"]["input_tokens"] == PROMPT_TOKENS
+    async with aiohttp.ClientSession() as http:  # a fresh connection: aiohttp drops a bad one
+        headers["Content-Encoding"] = "gzip"
+        async with http.post(url, data=b"\x1f\x8bnot gzip at all", headers=headers) as r:
+            assert r.status == 400 and r.content_type == "application/json"
+            error = (await r.json())["error"]
+    assert error["type"] == "invalid_request_error" and "Content-Encoding" in error["message"]
+    bad, good = await records(gateway, 2)
+    assert (bad["status"], good["prompt_tokens"]) == ("400", PROMPT_TOKENS)

@@ -125,6 +125,9 @@ async def test_a_missing_key_on_messages_names_x_api_key(gateway: Gateway, http)
         body = await r.json()
     assert body["type"] == "error" and body["error"]["type"] == "authentication_error"
     assert "x-api-key" in body["error"]["message"]
+    headers = {"x-api-key": gateway.client_key}  # a route Ollama lacks: 404, Anthropic-shaped
+    async with http.post(gateway.url + "/v1/messages/count_tokens", json={}, headers=headers) as r:
+        assert r.status == 404 and (await r.json())["error"]["type"] == "not_found_error"
 
 
 async def test_events_are_forwarded_as_they_arrive(tmp_path: Path) -> None:

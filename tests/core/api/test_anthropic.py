@@ -187,3 +187,16 @@ async def test_a_stalled_upstream_ends_in_an_error_event_the_sdk_raises(tmp_path
     assert failed.value.body["type"] == "error"
     assert failed.value.body["error"]["type"] == "api_error"
     assert record["status"] == "upstream_error" and record["prompt_tokens"] == 3  # the estimate
+
+
+async def test_streamed_usage_counts_toward_the_keys_daily_tokens(gateway: Gateway) -> None:
+    small = await gateway.service.create_key("small", tokens_per_day=PROMPT_TOKENS + 8)
+    async with client(gateway, api_key=small["api_key"]) as claude:
+        async with claude.messages.stream(
+            model="llama3.2:3b", max_tokens=100, system=SYSTEM, messages=MESSAGES
+        ) as stream:
+            await stream.get_final_message()
+        await records(gateway)
+        with pytest.raises(anthropic.RateLimitError) as spent:
+            await claude.messages.create(model="llama3.2:3b", max_tokens=10, messages=MESSAGES)
+    assert "token" in spent.value.body["error"]["message"]

@@ -1,11 +1,11 @@
 """The simulator's /v1/messages and /v1/responses answer the way Ollama's middlewares do
-(event names and order, fields, usage, error shapes), checked with the official SDKs and raw."""
+(event names and order, fields, usage, error shapes), checked with the official SDKs and raw.
+The `sim` fixture (tests/conftest.py) answers 8 tokens."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import aiohttp
 import anthropic
@@ -14,17 +14,8 @@ import pytest
 
 from pbpm_desktop.simulator import ANSWER_TEXT, OllamaSimulator, count_prompt_tokens
 from pbpm_desktop.simulator_agents import estimate_input_tokens
-from tests.conftest import GB, small_models
 
 WORDS = ANSWER_TEXT.split()
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[OllamaSimulator]:
-    simulator = OllamaSimulator(small_models(), vram_capacity=30 * GB, response_tokens=6)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
 
 
 def answer(n: int) -> str:
@@ -62,9 +53,9 @@ async def test_messages_with_the_anthropic_sdk(sim: OllamaSimulator) -> None:
             ],
         )
     assert message.id.startswith("msg_") and len(message.id) == 4 + 24
-    assert message.content[0].text == answer(6) and message.stop_reason == "end_turn"
+    assert message.content[0].text == answer(8) and message.stop_reason == "end_turn"
     expected = count_prompt_tokens(messages=["You are terse.", "hello", "hi there", "go on"])
-    assert (message.usage.input_tokens, message.usage.output_tokens) == (expected, 6)
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (expected, 8)
     assert sim.stats.requests == {"llama3.2:3b": 1} and "llama3.2:3b" in sim.resident()
 
 
@@ -158,12 +149,12 @@ async def test_responses_with_the_openai_sdk(sim: OllamaSimulator) -> None:
             temperature=0.5,
         )
     assert response.id.startswith("resp_") and response.status == "completed"
-    assert response.output_text == answer(6) and response.temperature == 0.5
+    assert response.output_text == answer(8) and response.temperature == 0.5
     assert response.completed_at is not None and response.store is False
     expected = count_prompt_tokens(messages=["Be helpful.", "what time is it", "noon exactly"])
     assert response.usage is not None
-    assert (response.usage.input_tokens, response.usage.output_tokens) == (expected, 6)
-    assert response.usage.total_tokens == expected + 6
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (expected, 8)
+    assert response.usage.total_tokens == expected + 8
 
 
 async def test_responses_stream_events_in_ollamas_order(sim: OllamaSimulator) -> None:

@@ -64,7 +64,8 @@ def anthropic_error(status: int, message: str) -> web.Response:
     return _json(status, body)
 
 
-def _check(body: dict[str, Any], name: str, kinds: type | tuple[type, ...], go: str, where: str):
+def _check(body: dict[str, Any], name: str, kinds: type, go: str, where: str) -> Any:
+    """Go's type check of one struct field (a JSON bool is never a number or a string)."""
     value = body.get(name)
     if value is not None and (
         not isinstance(value, kinds) or isinstance(value, bool) != (go == "bool")

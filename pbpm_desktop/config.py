@@ -39,6 +39,7 @@ ENV_NAMES: dict[str, str] = {
     "SHUTDOWN_GRACE_S": "shutdown_grace_s",
     "PBPM_TLS_CERT": "tls_cert",
     "PBPM_TLS_KEY": "tls_key",
+    "PBPM_CORS_ORIGINS": "cors_origins",
 }
 
 #: Settings the TOML file (written by the settings dialog) may hold; never the master key.
@@ -86,6 +87,8 @@ class Settings:
     #: HTTPS certificate and key (PEM); both or neither (core/tls.py)
     tls_cert: str | None = None
     tls_key: str | None = None
+    #: browser origins allowed to call the gateway (`*`, exact, or `chrome-extension://*`)
+    cors_origins: tuple[str, ...] = ()
     start_minimized: bool = False
     start_at_login: bool = False
 

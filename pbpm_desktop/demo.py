@@ -78,9 +78,9 @@ class DemoBackend:
                 model = (
                     rng.choice(DEMO_CHAT_MODELS[:2]) if rng.random() < 0.85 else DEMO_CHAT_MODELS[2]
                 )
-                body = {"model": model, "messages": [{"role": "user", "content": "Hello there!"}]}
+                path, body = _demo_request(model, rng.random())
                 try:
-                    async with session.post(f"{url}/api/chat", json=body) as resp:
+                    async with session.post(url + path, json=body) as resp:
                         await resp.read()
                 except aiohttp.ClientError as exc:
                     log.debug("demo traffic: %s", exc)
@@ -95,6 +95,16 @@ class DemoBackend:
     async def stop(self) -> None:
         await self._stop_traffic()
         await self.simulator.stop()
+
+
+def _demo_request(model: str, dice: float) -> tuple[str, dict[str, Any]]:
+    """Mostly native chat, sometimes the coding-agent APIs (Anthropic Messages, Responses)."""
+    hello = [{"role": "user", "content": "Hello there!"}]
+    if dice < 0.15:
+        return "/v1/messages", {"model": model, "max_tokens": 256, "messages": hello}
+    if dice < 0.25:
+        return "/v1/responses", {"model": model, "input": hello}
+    return "/api/chat", {"model": model, "messages": hello}
 
 
 async def seed_history(service: Any, key_id: int, prefix: str) -> int:

@@ -441,6 +441,9 @@ class OllamaSimulator:
         r.add_get("/_sim/stats", self._handle_sim_stats)
         r.add_post("/_sim/restart", self._handle_sim_restart)
         r.add_post("/_sim/config", self._handle_sim_config)
+        from pbpm_desktop.simulator_agents import add_agent_routes  # it imports this module
+
+        add_agent_routes(self, r)  # /v1/messages, /v1/responses
         # Last: anything unmatched (path or method) answers like Go's mux, not aiohttp's 405.
         r.add_route("*", "/{tail:.*}", self._handle_not_found)
         return app

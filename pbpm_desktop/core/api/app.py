@@ -1,10 +1,20 @@
-"""The aiohttp application factory: middlewares (errors outermost, then auth) and routes."""
+"""The aiohttp application factory: middlewares (CORS preflights, errors, auth) and routes."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from pbpm_desktop.core.api import admin, metrics, models, native, openai, sharing
+from pbpm_desktop.core.api import (
+    admin,
+    anthropic,
+    cors,
+    metrics,
+    models,
+    native,
+    openai,
+    responses,
+    sharing,
+)
 from pbpm_desktop.core.api.auth import auth_middleware
 from pbpm_desktop.core.api.context import CONTEXT, GatewayContext
 from pbpm_desktop.core.api.errors import error_middleware
@@ -16,15 +26,18 @@ async def root(request: web.Request) -> web.Response:
 
 def create_app(ctx: GatewayContext) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[cors.cors_middleware, error_middleware, auth_middleware],
         client_max_size=ctx.settings.max_body_bytes,
         handler_args={"max_field_size": 16 * 1024},
     )
     app[CONTEXT] = ctx
+    cors.install(app, ctx.settings.cors_origins)
     app.router.add_get("/", root)
     models.add_routes(app)
     native.add_routes(app)
     openai.add_routes(app)
+    anthropic.add_routes(app)
+    responses.add_routes(app)
     admin.add_routes(app)
     sharing.add_routes(app)
     metrics.add_routes(app)

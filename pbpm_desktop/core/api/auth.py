@@ -27,8 +27,9 @@ def bearer_token(request: web.Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    # OpenAI-style SDKs for other vendors send x-api-key; accept it as a convenience.
-    return request.headers.get("x-api-key") or None
+    # Anthropic's SDKs (`api_key`) and Claude-Code-style agents (ANTHROPIC_API_KEY) send the
+    # key as x-api-key; `auth_token` / ANTHROPIC_AUTH_TOKEN send it as Bearer, taken above.
+    return request.headers.get("x-api-key", "").strip() or None
 
 
 def client_key(request: web.Request) -> KeyInfo:
@@ -49,7 +50,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         _failed(request, None)
         raise ApiError(
             401,
-            "missing API key: send 'Authorization: Bearer <key>' "
+            "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' "
             "(the gateway's owner issues keys with `pbpm-desktop keys create`)",
             headers=_CHALLENGE,
         )

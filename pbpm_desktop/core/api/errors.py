@@ -1,4 +1,5 @@
-"""Error responses: Ollama-shaped on native routes, OpenAI-shaped on /v1, never a traceback.
+"""Error responses: Ollama-shaped on native routes, OpenAI-shaped on /v1 (Anthropic-shaped on
+/v1/messages), never a traceback.
 
 Every failure the gateway knows about becomes an `ApiError` (or one of the core's errors that
 carry `.status` and `.message`); the middleware turns it into JSON in the shape the client's
@@ -49,12 +50,33 @@ class ApiError(Exception):
         self.param = param
 
 
+#: Anthropic's error types (what its SDKs and Claude Code read); Ollama's
+#: anthropic/anthropic.go:38 NewError maps the same statuses (503 and 529 overloaded).
+_ANTHROPIC_TYPES = {
+    **_OPENAI_TYPES,
+    413: "request_too_large",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+
+
 def is_openai_path(path: str) -> bool:
     return path.startswith("/v1/")
 
 
+def is_anthropic_path(path: str) -> bool:
+    """Anthropic Messages (and its sub-routes, e.g. an SDK's count_tokens): Anthropic errors."""
+    return path == "/v1/messages" or path.startswith("/v1/messages/")
+
+
 def error_body(path: str, status: int, message: str, param: str | None = None) -> bytes:
-    if is_openai_path(path):
+    """The one place an error's shape is chosen, from the route the client called."""
+    if is_anthropic_path(path):
+        payload: dict[str, object] = {
+            "type": "error",
+            "error": {"type": _ANTHROPIC_TYPES.get(status, "api_error"), "message": message},
+        }
+    elif is_openai_path(path):
         payload = {
             "error": {
                 "message": message,
@@ -91,6 +113,11 @@ _HTTP_MESSAGES = {
 }
 
 
+def _payload_reason(exc: Exception) -> str:
+    """aiohttp's "400, message:\n  Can not decode ..." as one plain clause."""
+    return " ".join(str(exc).split()).removeprefix("400, message: ") or "malformed body"
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -114,6 +141,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             )
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return error_response(request, exc.status, message, headers=headers)
+    except web.RequestPayloadError as exc:  # e.g. a body that its Content-Encoding can't decode
+        return error_response(
+            request,
+            400,
+            f"the request body could not be read ({_payload_reason(exc)}); "
+            "send plain JSON or a valid gzip/deflate/zstd body with its Content-Encoding",
+        )
     except ConnectionResetError:
         raise
     except Exception:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from pbpm_desktop.core.api.auth import client_key
+from pbpm_desktop.core.api.errors import ApiError
 from pbpm_desktop.core.api.proxy import forward_model_request, passthrough
 
 
@@ -27,8 +29,22 @@ async def models(request: web.Request) -> web.StreamResponse:
     return await passthrough(request)
 
 
+async def retrieve_model(request: web.Request) -> web.StreamResponse:
+    """`GET /v1/models/{id}` (SDKs' `models.retrieve`, a common health check).
+
+    A model the key may not use answers exactly like one that is not installed (Ollama's
+    404, server/routes.go:1920 RetrieveMiddleware -> ShowHandler), so a key learns nothing
+    about the models it cannot see.
+    """
+    name = request.match_info["model"]
+    if not client_key(request).allows_model(name):
+        raise ApiError(404, f"model '{name}' not found", param="model")
+    return await passthrough(request, route="model")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_get("/v1/models", models)
+    app.router.add_get("/v1/models/{model:.+}", retrieve_model)

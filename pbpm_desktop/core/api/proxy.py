@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -22,6 +22,9 @@ from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
 from pbpm_desktop.core.audit import AuditEntry
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, UpstreamResponse
+
+if TYPE_CHECKING:
+    from pbpm_desktop.core.api.dialect import Dialect
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 _DONE = b'"done":true'
@@ -54,6 +57,9 @@ class Exchange:
             yield self
         except (asyncio.CancelledError, ConnectionResetError):
             self.status = "client_closed"
+            raise
+        except web.RequestPayloadError:  # a body its Content-Encoding can't decode: 400
+            self.status = "400"
             raise
         except Exception as exc:
             self.status = str(getattr(exc, "status", 500))
@@ -252,9 +258,19 @@ class SseTracker:
 
 
 async def forward_model_request(
-    request: web.Request, route: str, upstream_path: str, *, openai: bool = False
+    request: web.Request,
+    route: str,
+    upstream_path: str,
+    *,
+    openai: bool = False,
+    dialect: Dialect | None = None,
 ) -> web.StreamResponse:
-    """The whole life of an inference request: validate, gate, forward, audit."""
+    """The whole life of an inference request: validate, gate, forward, audit.
+
+    `dialect` (with `openai=True`) is an API that Ollama converts to a chat itself
+    (Anthropic Messages, OpenAI Responses): the body goes up unchanged and the dialect reads
+    its usage and shapes its errors (core/api/dialect.py).
+    """
     ctx = context_of(request)
     key = client_key(request)
     with Exchange(request, route).audited(ctx) as exchange, ctx.pause.guard():
@@ -270,7 +286,9 @@ async def forward_model_request(
         streaming = bool(payload.get("stream", default_stream)) and "embed" not in route
         keep_usage = True
         extra: dict[str, Any] = {}
-        if openai:
+        if dialect is not None:
+            pass  # Ollama reads neither keep_alive nor stream_options on these routes
+        elif openai:
             if streaming:
                 options = payload.get("stream_options")
                 keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -282,7 +300,15 @@ async def forward_model_request(
         try:
             async with ctx.vram.use(resolved):
                 return await _relay(
-                    request, ctx, exchange, upstream_path, data, streaming, openai, keep_usage
+                    request,
+                    ctx,
+                    exchange,
+                    upstream_path,
+                    data,
+                    streaming,
+                    openai,
+                    keep_usage,
+                    dialect,
                 )
         finally:
             ctx.policy.stream_ended(key.id)
@@ -297,6 +323,7 @@ async def _relay(
     streaming: bool,
     openai: bool,
     keep_usage: bool,
+    dialect: Dialect | None = None,
 ) -> web.StreamResponse:
     ollama = ctx.ollama
     upstream = await ollama.send("POST", path, data=data, headers=JSON_HEADERS)
@@ -305,7 +332,7 @@ async def _relay(
         if upstream.status >= 400 or not streaming:
             body = await _read_all(ollama, upstream)
             return _finish_buffered(
-                request, exchange, upstream.status, upstream.content_type, body, openai
+                request, exchange, upstream.status, upstream.content_type, body, openai, dialect
             )
         response = web.StreamResponse(status=upstream.status)
         response.content_type = upstream.content_type
@@ -313,7 +340,7 @@ async def _relay(
             response.headers["Cache-Control"] = "no-cache"
         await response.prepare(request)
         if openai:
-            await _relay_sse(request, ollama, upstream, response, exchange, keep_usage)
+            await _relay_sse(request, ollama, upstream, response, exchange, keep_usage, dialect)
         else:
             await _relay_ndjson(request, ollama, upstream, response, exchange)
         await response.write_eof()
@@ -351,8 +378,9 @@ async def _relay_sse(
     response: web.StreamResponse,
     exchange: Exchange,
     keep_usage: bool,
+    dialect: Dialect | None = None,
 ) -> None:
-    tracker = SseTracker(keep_usage)
+    tracker = dialect.tracker() if dialect is not None else SseTracker(keep_usage)
     try:
         while chunk := await ollama.read_chunk(upstream):
             ready = tracker.feed(chunk)
@@ -363,7 +391,11 @@ async def _relay_sse(
             await response.write(rest)
     except OllamaError as exc:
         exchange.status = "upstream_error"
-        await response.write(_in_stream_error(request.path, exc.message, True))
+        await response.write(
+            dialect.stream_error(request.path, exc.message)
+            if dialect is not None
+            else _in_stream_error(request.path, exc.message, True)
+        )
     finally:
         exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
 
@@ -382,11 +414,20 @@ def _finish_buffered(
     content_type: str,
     body: bytes,
     openai: bool,
+    dialect: Dialect | None = None,
 ) -> web.Response:
     if status >= 400:
         exchange.status = str(status)
-        if openai and body and not body.lstrip().startswith(b'{"error":{'):
-            body = _reshape_error(request.path, status, body)
+        if dialect is not None:
+            reshaped = dialect.reshape_error(request.path, status, body)
+        elif openai and body and not body.lstrip().startswith(b'{"error":{'):
+            reshaped = _reshape_error(request.path, status, body)
+        else:
+            reshaped = None
+        if reshaped is not None:  # a rewritten error is JSON, whatever Ollama's type was
+            body, content_type = reshaped, "application/json"
+    elif dialect is not None:
+        exchange.prompt_tokens, exchange.completion_tokens = dialect.whole_counts(body)
     else:
         exchange.prompt_tokens, exchange.completion_tokens = whole_body_counts(body, openai)
     return web.Response(status=status, body=body, content_type=content_type or "application/json")
@@ -444,10 +485,13 @@ def _in_stream_error(path: str, message: str, openai: bool) -> bytes:
     return error_body(path, 502, message) + b"\n"
 
 
-async def passthrough(request: web.Request, path: str | None = None) -> web.Response:
+async def passthrough(
+    request: web.Request, path: str | None = None, route: str | None = None
+) -> web.Response:
     """Forward a non-inference request (tags, ps, version, show) and audit it."""
     ctx = context_of(request)
-    with Exchange(request, request.path.rsplit("/", 1)[-1]).audited(ctx) as exchange:
+    route = route or request.path.rsplit("/", 1)[-1]
+    with Exchange(request, route).audited(ctx) as exchange:
         data = await request.read() if request.method == "POST" else None
         if data is not None:
             payload = parse_json_body(data)

@@ -216,7 +216,7 @@ async def test_missing_content_type_defaults_to_octet_stream() -> None:
 async def test_chunked_body_with_extensions_and_trailers() -> None:
     body = (
         b"4;name=value\r\nWiki\r\n"
-        b"5 ; other\r\npedia\r\n"
+        b"5;other\r\npedia\r\n"  # no whitespace: llhttp refuses it, Go never writes it
         b"E\r\n in\r\n\r\nchunks.\r\n"
         b"0;last\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"
     )
@@ -884,3 +884,43 @@ async def test_against_the_simulator() -> None:
     finally:
         await client.close()
         await sim.stop()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(CHUNKED_HEAD + b"1\r\n{\r\n-6\r\nhello!\r\n0\r\n\r\n", id="chunk-negative"),
+        pytest.param(CHUNKED_HEAD + b"+6\r\nhello!\r\n0\r\n\r\n", id="chunk-plus"),
+        pytest.param(CHUNKED_HEAD + b" 6\r\nhello!\r\n0\r\n\r\n", id="chunk-space"),
+        pytest.param(CHUNKED_HEAD + b"0x6\r\nhello!\r\n0\r\n\r\n", id="chunk-0x"),
+        pytest.param(CHUNKED_HEAD + b"6_0\r\nhello!\r\n0\r\n\r\n", id="chunk-underscore"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: -6\r\n\r\nhello!", id="length-negative"),
+        pytest.param(respond(b"hello!", extra="Content-Length: 2\r\n"), id="length-twice"),
+        pytest.param(respond(b"{}", extra="X-No-Colon\r\n"), id="header-without-colon"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: notchunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            id="transfer-encoding-notchunked",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\n{}\r\n0\r\n\r\n",
+            id="length-and-chunked",
+        ),
+    ],
+)
+async def test_framing_tricks_are_502_and_never_reused(raw: bytes) -> None:
+    """What the old hand-written parser took (`int(..., 16)`, the last Content-Length wins,
+    any line as a header, "chunked" anywhere in Transfer-Encoding); llhttp refuses each."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
+        while True:
+            await server.read_request(reader)
+            writer.write(raw if i == 0 else respond(b'{"fresh":1}'))
+            await writer.drain()
+
+    async with serving(handler) as (server, client):
+        with pytest.raises(OllamaError) as err:
+            await client.call("POST", "/api/chat", {})
+        assert err.value.status == 502 and "malformed" in err.value.message
+        assert await client.call("POST", "/api/chat", {}) == {"fresh": 1}
+        assert server.accepted == 2  # the first connection was closed, not pooled

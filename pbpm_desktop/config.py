@@ -37,6 +37,10 @@ ENV_NAMES: dict[str, str] = {
     "UPSTREAM_IDLE_TIMEOUT_S": "idle_timeout_s",
     "PBPM_ACCESS_LOG": "access_log",
     "SHUTDOWN_GRACE_S": "shutdown_grace_s",
+    "KEEPALIVE_TIMEOUT_S": "keepalive_timeout_s",
+    "REQUEST_BODY_TIMEOUT_S": "request_body_timeout_s",
+    "CLIENT_WRITE_TIMEOUT_S": "client_write_timeout_s",
+    "MAX_CONNECTIONS_PER_CLIENT": "max_connections_per_client",
 }
 
 #: Settings the TOML file (written by the settings dialog) may hold; never the master key.
@@ -81,6 +85,14 @@ class Settings:
     idle_timeout_s: float = 300.0
     access_log: bool = False
     shutdown_grace_s: float = 30.0
+    #: idle keep-alive connections, and request heads not complete, are closed after this
+    keepalive_timeout_s: float = 15.0
+    #: a request body must arrive in full within this long (408 otherwise)
+    request_body_timeout_s: float = 60.0
+    #: a client that takes no response bytes for this long is cut (recorded client_closed)
+    client_write_timeout_s: float = 30.0
+    #: open connections one client address may hold (0: no cap)
+    max_connections_per_client: int = 1024
     start_minimized: bool = False
     start_at_login: bool = False
 

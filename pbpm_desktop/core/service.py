@@ -22,6 +22,12 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.api.admin import keys_with_usage
 from pbpm_desktop.core.api.app import create_app
 from pbpm_desktop.core.api.context import GatewayContext
+from pbpm_desktop.core.api.server import (
+    ConnectionCap,
+    GatewayRunner,
+    effective_cap,
+    raise_fd_limit,
+)
 from pbpm_desktop.core.audit import AuditWriter
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.keys import KeyService
@@ -102,11 +108,15 @@ class GatewayService:
     async def _start_http(self) -> None:
         assert self.context is not None
         app = create_app(self.context)
-        self._runner = web.AppRunner(
+        cap = effective_cap(self.settings.max_connections_per_client, raise_fd_limit())
+        self._runner = GatewayRunner(
             app,
+            cap=ConnectionCap(cap),
             handler_cancellation=True,
             # on stop, requests still streaming get this long to finish before being cut
             shutdown_timeout=self.settings.shutdown_grace_s,
+            # idle connections and request heads that never finish are closed after this
+            keepalive_timeout=self.settings.keepalive_timeout_s,
             access_log=logging.getLogger("pbpm_desktop.access")
             if self.settings.access_log
             else None,

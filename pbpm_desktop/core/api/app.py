@@ -1,4 +1,4 @@
-"""The aiohttp application factory: middlewares (errors outermost, then auth) and routes."""
+"""The aiohttp application factory: middlewares (errors outermost, auth, body limits), routes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from aiohttp import web
 
 from pbpm_desktop.core.api import admin, models, native, openai
 from pbpm_desktop.core.api.auth import auth_middleware
+from pbpm_desktop.core.api.body import body_limits_middleware
 from pbpm_desktop.core.api.context import CONTEXT, GatewayContext
 from pbpm_desktop.core.api.errors import error_middleware
 
@@ -16,9 +17,11 @@ async def root(request: web.Request) -> web.Response:
 
 def create_app(ctx: GatewayContext) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[error_middleware, auth_middleware, body_limits_middleware],
         client_max_size=ctx.settings.max_body_bytes,
-        handler_args={"max_field_size": 16 * 1024},
+        # no request is decompressed (body.py refuses Content-Encoding): a small gzip body
+        # inflated to tens of MB on the event loop
+        handler_args={"max_field_size": 16 * 1024, "auto_decompress": False},
     )
     app[CONTEXT] = ctx
     app.router.add_get("/", root)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from pbpm_desktop.core.api.auth import client_key
+from pbpm_desktop.core.api.body import parse_json_body, read_json  # noqa: F401 (re-exported)
 from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
 from pbpm_desktop.core.audit import AuditEntry
@@ -79,20 +80,6 @@ class Exchange:
                 client=self.request.remote or "",
             )
         )
-
-
-def parse_json_body(body: bytes) -> dict[str, Any]:
-    try:
-        if body[:1] == b"{" and body[1:2] != b"\x00":
-            # what json.loads(bytes) would do for UTF-8, minus its encoding sniffing
-            payload = json.loads(body.decode("utf-8", "surrogatepass"))
-        else:
-            payload = json.loads(body) if body else None
-    except ValueError as exc:
-        raise ApiError(400, f"request body is not valid JSON ({exc.args[0]})") from exc
-    if not isinstance(payload, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    return payload
 
 
 def with_fields(body: bytes, payload: dict[str, Any], extra: dict[str, Any]) -> bytes:
@@ -258,8 +245,7 @@ async def forward_model_request(
     ctx = context_of(request)
     key = client_key(request)
     with Exchange(request, route).audited(ctx) as exchange:
-        body = await request.read()
-        payload = parse_json_body(body)
+        body, payload = await read_json(request)
         reject_case_variants(payload)
         model = require_model(payload)
         exchange.model = model
@@ -273,6 +259,10 @@ async def forward_model_request(
         if openai:
             if streaming:
                 options = payload.get("stream_options")
+                if options is not None and not isinstance(options, dict):
+                    raise ApiError(
+                        400, "'stream_options' must be an object", param="stream_options"
+                    )
                 keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
                 extra["stream_options"] = {**(options or {}), "include_usage": True}
         else:
@@ -448,9 +438,9 @@ async def passthrough(request: web.Request, path: str | None = None) -> web.Resp
     """Forward a non-inference request (tags, ps, version, show) and audit it."""
     ctx = context_of(request)
     with Exchange(request, request.path.rsplit("/", 1)[-1]).audited(ctx) as exchange:
-        data = await request.read() if request.method == "POST" else None
-        if data is not None:
-            payload = parse_json_body(data)
+        data = None
+        if request.method == "POST":
+            data, payload = await read_json(request)
             reject_case_variants(payload)
             exchange.model = str(payload.get("model") or "")
             key = client_key(request)
@@ -475,6 +465,8 @@ def filter_models_for_key(request: web.Request, body: bytes) -> bytes:
     key = client_key(request)
     if not key.models or request.path not in ("/api/tags", "/api/ps", "/v1/models"):
         return body
+    if request.method == "HEAD" or not body:
+        return body  # no listing to filter (a HEAD answer has no body)
     obj = json.loads(body)
     field_name, name_of = ("data", "id") if request.path == "/v1/models" else ("models", "name")
     obj[field_name] = [m for m in obj.get(field_name) or [] if key.allows_model(m.get(name_of, ""))]

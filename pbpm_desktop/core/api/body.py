@@ -36,6 +36,8 @@ async def body_limits_middleware(request: web.Request, handler: Handler) -> web.
                 "send the body uncompressed",
                 headers={"Accept-Encoding": "identity"},
             )
+        if request.content.is_eof():
+            return await handler(request)  # it came with the head (the usual case): no timer
         limit = context_of(request).settings.request_body_timeout_s
         try:
             async with asyncio.timeout(limit):

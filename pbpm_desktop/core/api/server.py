@@ -132,7 +132,14 @@ class GatewayRequestHandler(RequestHandler):
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         if not self._cap.admit(address):
-            log.warning("refused a connection from %s: %d open", address, self._cap.per_address)
+            refused = self._cap.refused
+            if refused & (refused - 1) == 0:  # the 1st, 2nd, 4th, 8th...: no log flood
+                log.warning(
+                    "refused a connection from %s: it has %d open (%d refused so far)",
+                    address,
+                    self._cap.per_address,
+                    refused,
+                )
             transport.write(_refusal(self._cap.per_address))  # type: ignore[attr-defined]
             transport.close()
             return

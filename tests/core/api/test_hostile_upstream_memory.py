@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
+from pbpm_desktop.core.api.proxy import MAX_EVENT, SseTracker
 from tests.core.api.hostile import Conn, hostile_gateway
 
 MB = 1024 * 1024
@@ -159,3 +160,18 @@ async def test_huge_non_streamed_answer_is_passed_on_not_held(tmp_path: Path) ->
         assert peak[0] < BUDGET, f"peak {peak[0] / MB:.1f} MB"
         (record,) = await gw.service.usage_records(limit=5)
         assert (record["prompt_tokens"], record["completion_tokens"]) == (7, 9)
+
+
+def test_oversized_sse_event_passes_through_whatever_the_read_boundaries() -> None:
+    """The blank line ending an oversized event may be split across reads; the events after it
+    are handled as usual (the usage event still read, and dropped as the client asked)."""
+    big = b"data: " + b"x" * (MAX_EVENT + 10)
+    usage = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}\n\n'
+    after = b'data: {"choices":[{"delta":{"content":"a"}}]}\n\n'
+    stream = big + b"\n\n" + usage + after
+    for cut in (len(big) - 5, len(big), len(big) + 1, len(big) + 2, len(big) + 30):
+        tracker = SseTracker(keep_usage=False)
+        pieces = [stream[: MAX_EVENT + 1], stream[MAX_EVENT + 1 : cut], stream[cut:]]
+        out = b"".join(tracker.feed(p) for p in pieces if p) + tracker.flush()
+        assert out == big + b"\n\n" + after, cut
+        assert tracker.counts() == (3, 4)

@@ -25,6 +25,7 @@ from pbpm_desktop.core.ollama import (
     OllamaUnreachable,
 )
 from pbpm_desktop.simulator import OllamaSimulator, SimModel
+from tests.core.api.hostile import read_request, respond
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -70,13 +71,7 @@ class RawServer:
 
     async def read_request(self, reader: asyncio.StreamReader) -> tuple[str, bytes]:
         """One request (head, body); IncompleteReadError when the client closed."""
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-        length = 0
-        for line in head.split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        body = await reader.readexactly(length) if length else b""
+        head, body = await read_request(reader)
         self.requests.append((head, body))
         return head, body
 
@@ -116,14 +111,6 @@ async def serving(
         await server.stop()
         await asyncio.sleep(0)  # let aborted transports close their sockets
     assert not server.errors, server.errors
-
-
-def respond(body: bytes, status: str = "200 OK", extra: str = "") -> bytes:
-    """A keep-alive response with a Content-Length body."""
-    return (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
 
 
 def chunked(*pieces: bytes, trailer: bytes = b"") -> bytes:

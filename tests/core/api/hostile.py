@@ -39,6 +39,7 @@ Script = Callable[[Conn, str, bytes], Awaitable[bool | None]]
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[str, bytes]:
+    """One request (head, body); IncompleteReadError when the client closed."""
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
     length = 0
     for line in head.split("\r\n")[1:]:
@@ -49,6 +50,7 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[str, bytes]:
 
 
 def respond(body: bytes, status: str = "200 OK", extra: str = "") -> bytes:
+    """A keep-alive response with a Content-Length body."""
     return (
         f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}"
         f"Content-Length: {len(body)}\r\n\r\n"

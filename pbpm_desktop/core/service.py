@@ -40,6 +40,7 @@ from pbpm_desktop.secrets import MasterKey, load_master_key
 log = logging.getLogger(__name__)
 
 OLLAMA_POLL_S = 5.0
+AIOHTTP_KEEPALIVE_S = 3630.0  # aiohttp's own default, used when KEEPALIVE_TIMEOUT_S is 0
 
 
 class GatewayService:
@@ -116,7 +117,7 @@ class GatewayService:
             # on stop, requests still streaming get this long to finish before being cut
             shutdown_timeout=self.settings.shutdown_grace_s,
             # idle connections and request heads that never finish are closed after this
-            keepalive_timeout=self.settings.keepalive_timeout_s,
+            keepalive_timeout=self.settings.keepalive_timeout_s or AIOHTTP_KEEPALIVE_S,
             access_log=logging.getLogger("pbpm_desktop.access")
             if self.settings.access_log
             else None,

@@ -40,7 +40,7 @@ async def body_limits_middleware(request: web.Request, handler: Handler) -> web.
             return await handler(request)  # it came with the head (the usual case): no timer
         limit = context_of(request).settings.request_body_timeout_s
         try:
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout(limit if limit > 0 else None):  # 0: no deadline
                 await request.read()  # aiohttp keeps it: the handler's read() returns it
         except TimeoutError:
             response = error_response(

@@ -34,7 +34,7 @@ class GuardedWriter:
 
     async def write(self, data: bytes) -> None:
         since = self._since = self._loop.time()
-        if self._handle is None:
+        if self._handle is None and self._limit > 0:  # 0: no deadline
             self._handle = self._loop.call_at(since + self._limit, self._check)
         await self._response.write(data)
         self._since = 0.0

@@ -113,6 +113,7 @@ class GatewayService:
         self._runner = GatewayRunner(
             app,
             cap=ConnectionCap(cap),
+            head_timeout=self.settings.keepalive_timeout_s,
             handler_cancellation=True,
             # on stop, requests still streaming get this long to finish before being cut
             shutdown_timeout=self.settings.shutdown_grace_s,

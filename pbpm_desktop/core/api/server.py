@@ -5,10 +5,10 @@ connection was kept about an hour and nothing limited how many one address holds
 idle or trickling connections from one machine exhausted a 256-descriptor limit (macOS's
 default) and real clients got resets. The gateway therefore
 
-* closes a connection idle (or with an unfinished request head) for `keepalive_timeout_s`
-  (aiohttp's keep-alive timer runs from the connection's start and from the end of each
-  response until the next request head is complete, see `RequestHandler.connection_made`
-  and `_process_keepalive` in aiohttp/web_protocol.py);
+* closes a connection idle (or with an unfinished request head) for `keepalive_timeout_s`:
+  after a response aiohttp's keep-alive timer does it (`_process_keepalive` in
+  aiohttp/web_protocol.py closes a connection still waiting for a complete head); before the
+  first request `GatewayRequestHandler` does, as aiohttp only arms that timer there from 3.14;
 * refuses a connection beyond `max_connections_per_client` from one address with a 429 (the
   effective cap is also at most a quarter of the process's descriptor limit);
 * raises its soft descriptor limit at start (`raise_fd_limit`);
@@ -121,12 +121,14 @@ def _protocol_message(status: int, exc: BaseException | None) -> str:
 class GatewayRequestHandler(RequestHandler):
     """aiohttp's connection protocol with the per-address cap and JSON error responses."""
 
-    __slots__ = ("_address", "_cap")
+    __slots__ = ("_address", "_cap", "_first_head", "_head_timeout")
 
     def __init__(self, manager: GatewayServer, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._cap = manager.cap
+        self._head_timeout = manager.head_timeout
         self._address: str | None = None  # set once admitted
+        self._first_head: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -145,12 +147,23 @@ class GatewayRequestHandler(RequestHandler):
             return
         self._address = address
         super().connection_made(transport)
+        if self._head_timeout > 0:
+            self._first_head = self._loop.call_later(self._head_timeout, self._first_head_due)
+
+    def _first_head_due(self) -> None:
+        """No complete request head since the connection opened: close it."""
+        self._first_head = None
+        if self._request_count == 0 and self.transport is not None:
+            self.transport.close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._address is None:
             return  # refused: aiohttp never saw this connection
         self._cap.release(self._address)
         self._address = None
+        if self._first_head is not None:
+            self._first_head.cancel()
+            self._first_head = None
         super().connection_lost(exc)
 
     def handle_error(
@@ -179,9 +192,10 @@ class GatewayRequestHandler(RequestHandler):
 class GatewayServer(web.Server):
     """aiohttp's `Server`, making `GatewayRequestHandler`s."""
 
-    def __init__(self, *args: Any, cap: ConnectionCap, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cap: ConnectionCap, head_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cap = cap
+        self.head_timeout = head_timeout
 
     def __call__(self) -> GatewayRequestHandler:
         return GatewayRequestHandler(self, loop=self._loop, **self._kwargs)
@@ -190,11 +204,14 @@ class GatewayServer(web.Server):
 class GatewayRunner(web.AppRunner):
     """`AppRunner` serving through a `GatewayServer` (same app start-up and clean-up)."""
 
-    __slots__ = ("_cap",)
+    __slots__ = ("_cap", "_head_timeout")
 
-    def __init__(self, app: web.Application, *, cap: ConnectionCap, **kwargs: Any) -> None:
+    def __init__(
+        self, app: web.Application, *, cap: ConnectionCap, head_timeout: float, **kwargs: Any
+    ) -> None:
         super().__init__(app, **kwargs)
         self._cap = cap
+        self._head_timeout = head_timeout
 
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()
@@ -204,6 +221,7 @@ class GatewayRunner(web.AppRunner):
             handler_cancellation=plain.handler_cancellation,
             loop=plain._loop,
             cap=self._cap,
+            head_timeout=self._head_timeout,
             **plain._kwargs,
         )
 

@@ -40,6 +40,10 @@ ENV_NAMES: dict[str, str] = {
     "PBPM_TLS_CERT": "tls_cert",
     "PBPM_TLS_KEY": "tls_key",
     "PBPM_CORS_ORIGINS": "cors_origins",
+    "KEEPALIVE_TIMEOUT_S": "keepalive_timeout_s",
+    "REQUEST_BODY_TIMEOUT_S": "request_body_timeout_s",
+    "CLIENT_WRITE_TIMEOUT_S": "client_write_timeout_s",
+    "MAX_CONNECTIONS_PER_CLIENT": "max_connections_per_client",
 }
 
 #: Settings the TOML file (written by the settings dialog) may hold; never the master key.
@@ -89,6 +93,14 @@ class Settings:
     tls_key: str | None = None
     #: browser origins allowed to call the gateway (`*`, exact, or `chrome-extension://*`)
     cors_origins: tuple[str, ...] = ()
+    #: idle keep-alive connections, and request heads not complete, are closed after this
+    keepalive_timeout_s: float = 15.0
+    #: a request body must arrive in full within this long (408 otherwise)
+    request_body_timeout_s: float = 60.0
+    #: a client that takes no response bytes for this long is cut (recorded client_closed)
+    client_write_timeout_s: float = 30.0
+    #: open connections one client address may hold (0: no cap)
+    max_connections_per_client: int = 1024
     start_minimized: bool = False
     start_at_login: bool = False
 

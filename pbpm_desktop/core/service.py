@@ -23,6 +23,12 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.api.admin import keys_with_usage
 from pbpm_desktop.core.api.app import create_app
 from pbpm_desktop.core.api.context import GatewayContext
+from pbpm_desktop.core.api.server import (
+    ConnectionCap,
+    GatewayRunner,
+    effective_cap,
+    raise_fd_limit,
+)
 from pbpm_desktop.core.audit import AuditWriter
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.exposure import ExposureReport, check_ollama_exposure
@@ -39,6 +45,7 @@ from pbpm_desktop.secrets import MasterKey, load_master_key
 log = logging.getLogger(__name__)
 
 OLLAMA_POLL_S = 5.0
+AIOHTTP_KEEPALIVE_S = 3630.0  # aiohttp's own default, used when KEEPALIVE_TIMEOUT_S is 0
 
 
 class GatewayService:
@@ -121,11 +128,16 @@ class GatewayService:
     async def _start_http(self, ssl_context: ssl.SSLContext | None = None) -> None:
         assert self.context is not None
         app = create_app(self.context)
-        self._runner = web.AppRunner(
+        cap = effective_cap(self.settings.max_connections_per_client, raise_fd_limit())
+        self._runner = GatewayRunner(
             app,
+            cap=ConnectionCap(cap),
+            head_timeout=self.settings.keepalive_timeout_s,
             handler_cancellation=True,
             # on stop, requests still streaming get this long to finish before being cut
             shutdown_timeout=self.settings.shutdown_grace_s,
+            # idle connections and request heads that never finish are closed after this
+            keepalive_timeout=self.settings.keepalive_timeout_s or AIOHTTP_KEEPALIVE_S,
             access_log=logging.getLogger("pbpm_desktop.access")
             if self.settings.access_log
             else None,

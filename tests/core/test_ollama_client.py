@@ -25,6 +25,7 @@ from pbpm_desktop.core.ollama import (
     OllamaUnreachable,
 )
 from pbpm_desktop.simulator import OllamaSimulator, SimModel
+from tests.core.api.hostile import read_request, respond
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -70,13 +71,7 @@ class RawServer:
 
     async def read_request(self, reader: asyncio.StreamReader) -> tuple[str, bytes]:
         """One request (head, body); IncompleteReadError when the client closed."""
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-        length = 0
-        for line in head.split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        body = await reader.readexactly(length) if length else b""
+        head, body = await read_request(reader)
         self.requests.append((head, body))
         return head, body
 
@@ -116,14 +111,6 @@ async def serving(
         await server.stop()
         await asyncio.sleep(0)  # let aborted transports close their sockets
     assert not server.errors, server.errors
-
-
-def respond(body: bytes, status: str = "200 OK", extra: str = "") -> bytes:
-    """A keep-alive response with a Content-Length body."""
-    return (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
 
 
 def chunked(*pieces: bytes, trailer: bytes = b"") -> bytes:
@@ -216,7 +203,7 @@ async def test_missing_content_type_defaults_to_octet_stream() -> None:
 async def test_chunked_body_with_extensions_and_trailers() -> None:
     body = (
         b"4;name=value\r\nWiki\r\n"
-        b"5 ; other\r\npedia\r\n"
+        b"5;other\r\npedia\r\n"  # no whitespace: llhttp refuses it, Go never writes it
         b"E\r\n in\r\n\r\nchunks.\r\n"
         b"0;last\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"
     )
@@ -701,14 +688,15 @@ async def test_steady_slow_stream_does_not_hit_the_idle_timeout() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> None:
         await server.read_request(reader)
         writer.write(CHUNKED_HEAD)
-        for i in range(8):
-            await asyncio.sleep(0.025)
+        for i in range(8):  # 8 gaps of 0.1 s: the stream outlasts the idle timeout 1.6 times
+            await asyncio.sleep(0.1)
             writer.write(b"2\r\n%d\n\r\n" % i)
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         await reader.read()
 
-    async with serving(handler, idle_timeout=0.06) as (server, client):
+    # a gap 5x longer than planned (a loaded CI box) still stays inside the timeout
+    async with serving(handler, idle_timeout=0.5) as (server, client):
         async with client.open("POST", "/api/chat", data=b"{}") as r:
             assert await r.read() == b"".join(b"%d\n" % i for i in range(8))
 
@@ -884,3 +872,43 @@ async def test_against_the_simulator() -> None:
     finally:
         await client.close()
         await sim.stop()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(CHUNKED_HEAD + b"1\r\n{\r\n-6\r\nhello!\r\n0\r\n\r\n", id="chunk-negative"),
+        pytest.param(CHUNKED_HEAD + b"+6\r\nhello!\r\n0\r\n\r\n", id="chunk-plus"),
+        pytest.param(CHUNKED_HEAD + b" 6\r\nhello!\r\n0\r\n\r\n", id="chunk-space"),
+        pytest.param(CHUNKED_HEAD + b"0x6\r\nhello!\r\n0\r\n\r\n", id="chunk-0x"),
+        pytest.param(CHUNKED_HEAD + b"6_0\r\nhello!\r\n0\r\n\r\n", id="chunk-underscore"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: -6\r\n\r\nhello!", id="length-negative"),
+        pytest.param(respond(b"hello!", extra="Content-Length: 2\r\n"), id="length-twice"),
+        pytest.param(respond(b"{}", extra="X-No-Colon\r\n"), id="header-without-colon"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: notchunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            id="transfer-encoding-notchunked",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\n{}\r\n0\r\n\r\n",
+            id="length-and-chunked",
+        ),
+    ],
+)
+async def test_framing_tricks_are_502_and_never_reused(raw: bytes) -> None:
+    """What the old hand-written parser took (`int(..., 16)`, the last Content-Length wins,
+    any line as a header, "chunked" anywhere in Transfer-Encoding); llhttp refuses each."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
+        while True:
+            await server.read_request(reader)
+            writer.write(raw if i == 0 else respond(b'{"fresh":1}'))
+            await writer.drain()
+
+    async with serving(handler) as (server, client):
+        with pytest.raises(OllamaError) as err:
+            await client.call("POST", "/api/chat", {})
+        assert err.value.status == 502 and "malformed" in err.value.message
+        assert await client.call("POST", "/api/chat", {}) == {"fresh": 1}
+        assert server.accepted == 2  # the first connection was closed, not pooled

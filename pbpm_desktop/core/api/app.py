@@ -1,4 +1,4 @@
-"""The aiohttp application factory: middlewares (CORS preflights, errors, auth) and routes."""
+"""The aiohttp application factory: middlewares (CORS, errors, auth, body limits) and routes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pbpm_desktop.core.api import (
     sharing,
 )
 from pbpm_desktop.core.api.auth import auth_middleware
+from pbpm_desktop.core.api.body import body_limits_middleware
 from pbpm_desktop.core.api.context import CONTEXT, GatewayContext
 from pbpm_desktop.core.api.errors import error_middleware
 
@@ -26,9 +27,16 @@ async def root(request: web.Request) -> web.Response:
 
 def create_app(ctx: GatewayContext) -> web.Application:
     app = web.Application(
-        middlewares=[cors.cors_middleware, error_middleware, auth_middleware],
+        middlewares=[
+            cors.cors_middleware,
+            error_middleware,
+            auth_middleware,
+            body_limits_middleware,
+        ],
         client_max_size=ctx.settings.max_body_bytes,
-        handler_args={"max_field_size": 16 * 1024},
+        # no request is decompressed (body.py refuses Content-Encoding): a small gzip body
+        # inflated to tens of MB on the event loop
+        handler_args={"max_field_size": 16 * 1024, "auto_decompress": False},
     )
     app[CONTEXT] = ctx
     cors.install(app, ctx.settings.cors_origins)

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from pbpm_desktop.core.api.auth import client_key
+from pbpm_desktop.core.api.body import parse_json_body, read_json  # noqa: F401 (re-exported)
+from pbpm_desktop.core.api.client_writes import GuardedWriter
 from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
 from pbpm_desktop.core.audit import AuditEntry
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
     from pbpm_desktop.core.api.dialect import Dialect
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+STREAM_ABOVE = 1024 * 1024  # a non-streamed answer larger than this is passed on as it comes
+MAX_ANSWER = 32 * 1024 * 1024  # the most of an answer the gateway holds whole (passthrough)
+COUNTS_TAIL = 64 * 1024  # how much of a large answer's end is kept to read its token counts
+MAX_LINE = 4 * 1024 * 1024  # an NDJSON line kept whole to find the final counts (else skipped)
+MAX_EVENT = 1024 * 1024  # an SSE event held back whole to read (else passed on as it comes)
 _DONE = b'"done":true'
 _NOT_DONE = b'"done":false'
 #: one compact encoder: `json.dumps(..., separators=...)` would build a new one per call
@@ -85,20 +92,6 @@ class Exchange:
                 client=self.request.remote or "",
             )
         )
-
-
-def parse_json_body(body: bytes) -> dict[str, Any]:
-    try:
-        if body[:1] == b"{" and body[1:2] != b"\x00":
-            # what json.loads(bytes) would do for UTF-8, minus its encoding sniffing
-            payload = json.loads(body.decode("utf-8", "surrogatepass"))
-        else:
-            payload = json.loads(body) if body else None
-    except ValueError as exc:
-        raise ApiError(400, f"request body is not valid JSON ({exc.args[0]})") from exc
-    if not isinstance(payload, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    return payload
 
 
 def with_fields(body: bytes, payload: dict[str, Any], extra: dict[str, Any]) -> bytes:
@@ -186,7 +179,8 @@ class NdjsonTracker:
         buf = self._tail + data if self._tail else data
         newline = buf.rfind(b"\n")
         if newline < 0:
-            self._tail = buf
+            # a line too long to be Ollama's final one is not held (a hostile 40 MB line)
+            self._tail = buf if len(buf) <= MAX_LINE else b""
             return
         self._tail = buf[newline + 1 :] if newline + 1 < len(buf) else b""
         if buf.find(_DONE, 0, newline) >= 0:  # searched in place: no copy of every chunk
@@ -197,7 +191,7 @@ class NdjsonTracker:
             if _DONE in line:
                 try:
                     self.final = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     pass
 
     def counts(self) -> tuple[int, int]:
@@ -214,18 +208,25 @@ class SseTracker:
     Complete events are forwarded at once; only an event split across reads waits for its end.
     """
 
-    __slots__ = ("_buf", "chunks", "keep_usage", "usage")
+    __slots__ = ("_buf", "_newline", "_passing", "chunks", "keep_usage", "usage")
 
     def __init__(self, keep_usage: bool) -> None:
         self._buf = b""
+        self._passing = False  # inside an event too large to hold, passed on unread
+        self._newline = False  # ... whose last byte so far was a newline
         self.keep_usage = keep_usage
         self.usage: tuple[int, int] | None = None
         self.chunks = 0
 
     def feed(self, data: bytes) -> bytes:
+        if self._passing:
+            return self._pass(data)
         buf = self._buf + data if self._buf else data
         cut = buf.rfind(b"\n\n")
         if cut < 0:
+            if len(buf) > MAX_EVENT:  # not a usage event: on to the client as it comes
+                self._buf, self._passing, self._newline = b"", True, buf.endswith(b"\n")
+                return buf
             self._buf = buf
             return b""
         end = cut + 2
@@ -238,7 +239,7 @@ class SseTracker:
             if b'"usage"' in event and event.startswith(b"data: {"):
                 try:
                     obj = json.loads(event[6:])
-                except ValueError:
+                except (ValueError, RecursionError):
                     obj = {}
                 counts = counts_from_openai(obj)
                 if counts is not None:
@@ -248,6 +249,20 @@ class SseTracker:
             self.chunks += event.count(b'"delta"')
             out.append(event + b"\n\n")
         return b"".join(out)
+
+    def _pass(self, data: bytes) -> bytes:
+        """The rest of an oversized event, unread, up to its blank line; then normal events."""
+        if self._newline and data[:1] == b"\n":
+            end = 1
+        else:
+            at = data.find(b"\n\n")
+            if at < 0:
+                self._newline = data.endswith(b"\n")
+                return data
+            end = at + 2
+        self._passing = self._newline = False
+        rest = data[end:]
+        return data[:end] + self.feed(rest) if rest else data
 
     def flush(self) -> bytes:
         rest, self._buf = self._buf, b""
@@ -274,8 +289,7 @@ async def forward_model_request(
     ctx = context_of(request)
     key = client_key(request)
     with Exchange(request, route).audited(ctx) as exchange, ctx.pause.guard():
-        body = await request.read()
-        payload = parse_json_body(body)
+        body, payload = await read_json(request)
         reject_case_variants(payload)
         model = require_model(payload)
         exchange.model = model
@@ -291,6 +305,10 @@ async def forward_model_request(
         elif openai:
             if streaming:
                 options = payload.get("stream_options")
+                if options is not None and not isinstance(options, dict):
+                    raise ApiError(
+                        400, "'stream_options' must be an object", param="stream_options"
+                    )
                 keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
                 extra["stream_options"] = {**(options or {}), "include_usage": True}
         else:
@@ -329,11 +347,18 @@ async def _relay(
     upstream = await ollama.send("POST", path, data=data, headers=JSON_HEADERS)
     try:
         exchange.first_byte = time.perf_counter()
-        if upstream.status >= 400 or not streaming:
+        if upstream.status >= 400:
             body = await _read_all(ollama, upstream)
             return _finish_buffered(
                 request, exchange, upstream.status, upstream.content_type, body, openai, dialect
             )
+        if not streaming:
+            head = await _read_all(ollama, upstream, limit=STREAM_ABOVE)
+            if len(head) <= STREAM_ABOVE:  # the whole answer, the usual case
+                return _finish_buffered(
+                    request, exchange, upstream.status, upstream.content_type, head, openai, dialect
+                )
+            return await _relay_large(request, ollama, upstream, exchange, head, openai, dialect)
         response = web.StreamResponse(status=upstream.status)
         response.content_type = upstream.content_type
         if openai:
@@ -358,7 +383,8 @@ async def _relay_ndjson(
 ) -> None:
     """Each piece goes out as it came in: one byte search and one write per chunk."""
     tracker = NdjsonTracker()
-    read, feed, write = ollama.read_chunk, tracker.feed, response.write
+    guard = _guard(request, response)
+    read, feed, write = ollama.read_chunk, tracker.feed, guard.write
     try:
         while chunk := await read(upstream):
             feed(chunk)
@@ -368,6 +394,7 @@ async def _relay_ndjson(
         exchange.status = "upstream_error"
         await write(_in_stream_error(request.path, exc.message, False))
     finally:
+        guard.close()
         exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
 
 
@@ -381,29 +408,89 @@ async def _relay_sse(
     dialect: Dialect | None = None,
 ) -> None:
     tracker = dialect.tracker() if dialect is not None else SseTracker(keep_usage)
+    guard = _guard(request, response)
+    write = guard.write
     try:
         while chunk := await ollama.read_chunk(upstream):
             ready = tracker.feed(chunk)
             if ready:
-                await response.write(ready)
+                await write(ready)
         rest = tracker.flush()
         if rest:
-            await response.write(rest)
+            await write(rest)
     except OllamaError as exc:
         exchange.status = "upstream_error"
-        await response.write(
+        await write(
             dialect.stream_error(request.path, exc.message)
             if dialect is not None
             else _in_stream_error(request.path, exc.message, True)
         )
     finally:
+        guard.close()
         exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
 
 
-async def _read_all(ollama: OllamaClient, upstream: UpstreamResponse) -> bytes:
+def _guard(request: web.Request, response: web.StreamResponse) -> GuardedWriter:
+    return GuardedWriter(request, response, context_of(request).settings.client_write_timeout_s)
+
+
+async def _relay_large(
+    request: web.Request,
+    ollama: OllamaClient,
+    upstream: UpstreamResponse,
+    exchange: Exchange,
+    head: bytes,
+    openai: bool,
+    dialect: Dialect | None = None,
+) -> web.StreamResponse:
+    """A non-streamed answer above STREAM_ABOVE, passed on as it arrives instead of held whole
+    (a 79 MB answer cost 158 MB). Token counts come from its tail, where Ollama puts them."""
+    response = web.StreamResponse(status=upstream.status)
+    response.content_type = upstream.content_type or "application/json"
+    length = upstream.headers.get("content-length", "")
+    if length.isdigit():
+        response.content_length = int(length)
+    await response.prepare(request)
+    guard = _guard(request, response)
+    tail = head[-COUNTS_TAIL:]
+    try:
+        await guard.write(head)
+        del head
+        while chunk := await ollama.read_chunk(upstream):
+            tail = (tail + chunk)[-COUNTS_TAIL:]
+            await guard.write(chunk)
+    except OllamaError:
+        exchange.status = "upstream_error"  # headers are gone: the client sees a cut body
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    finally:
+        guard.close()
+    exchange.prompt_tokens, exchange.completion_tokens = (
+        dialect.whole_counts(tail) if dialect is not None else whole_body_counts(tail, openai)
+    )
+    await response.write_eof()
+    return response
+
+
+async def _read_all(
+    ollama: OllamaClient, upstream: UpstreamResponse, limit: int | None = None
+) -> bytes:
+    """The whole body, or (with `limit`) its first bytes once they pass `limit`.
+
+    Without a limit a body above MAX_ANSWER is a 502: listings, errors and `show` answers are
+    far smaller, and holding a hostile upstream's endless body would exhaust memory.
+    """
+    cap = MAX_ANSWER if limit is None else limit
     parts = []
+    size = 0
     while chunk := await ollama.read_chunk(upstream):
         parts.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            if limit is not None:
+                break
+            raise OllamaError(502, f"Ollama's answer is larger than {MAX_ANSWER >> 20} MB")
     return b"".join(parts)
 
 
@@ -452,7 +539,7 @@ def whole_body_counts(body: bytes, openai: bool) -> tuple[int, int]:
     if at > 0:
         try:
             tail = json.loads("{" + body[at:].decode("utf-8", "surrogatepass"))
-        except ValueError:
+        except (ValueError, RecursionError):
             tail = None
         if isinstance(tail, dict):
             if openai:
@@ -463,7 +550,7 @@ def whole_body_counts(body: bytes, openai: bool) -> tuple[int, int]:
                 return counts_from_native(tail)
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return 0, 0
     if not isinstance(obj, dict):
         return 0, 0
@@ -492,9 +579,9 @@ async def passthrough(
     ctx = context_of(request)
     route = route or request.path.rsplit("/", 1)[-1]
     with Exchange(request, route).audited(ctx) as exchange:
-        data = await request.read() if request.method == "POST" else None
-        if data is not None:
-            payload = parse_json_body(data)
+        data = None
+        if request.method == "POST":
+            data, payload = await read_json(request)
             reject_case_variants(payload)
             exchange.model = str(payload.get("model") or "")
             key = client_key(request)
@@ -519,6 +606,8 @@ def filter_models_for_key(request: web.Request, body: bytes) -> bytes:
     key = client_key(request)
     if not key.models or request.path not in ("/api/tags", "/api/ps", "/v1/models"):
         return body
+    if request.method == "HEAD" or not body:
+        return body  # no listing to filter (a HEAD answer has no body)
     obj = json.loads(body)
     field_name, name_of = ("data", "id") if request.path == "/v1/models" else ("models", "name")
     obj[field_name] = [m for m in obj.get(field_name) or [] if key.allows_model(m.get(name_of, ""))]

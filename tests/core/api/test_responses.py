@@ -131,10 +131,13 @@ async def test_a_zstd_body_like_codex_sends_is_decoded(gateway: Gateway) -> None
             assert r.status == 200
             assert (await r.json())["usage"]["input_tokens"] == PROMPT_TOKENS
     async with aiohttp.ClientSession() as http:  # a fresh connection: aiohttp drops a bad one
-        headers["Content-Encoding"] = "gzip"
-        async with http.post(url, data=b"\x1f\x8bnot gzip at all", headers=headers) as r:
+        async with http.post(url, data=b"(\xb5/\xfdnot zstd at all", headers=headers) as r:
             assert r.status == 400 and r.content_type == "application/json"
             error = (await r.json())["error"]
     assert error["type"] == "invalid_request_error" and "Content-Encoding" in error["message"]
-    bad, good = await records(gateway, 2)
+    bomb = zstd.compress(b" " * (gateway.service.settings.max_body_bytes + 1))
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data=bomb, headers=headers) as r:
+            assert r.status == 413  # inflated no further than the body limit
+    _bomb, bad, good = await records(gateway, 3)
     assert (bad["status"], good["prompt_tokens"]) == ("400", PROMPT_TOKENS)

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tortoise.context import TortoiseContext, _current_context
-from tortoise.models import Model
 
 from pbpm_desktop.core.store import models as store_models
+from pbpm_desktop.core.store import schema
+from pbpm_desktop.core.store.schema_lock import schema_lock
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,10 @@ class Database:
                 # WAL lets the CLI and dashboards read while the gateway writes.
                 await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
                 await conn.execute_script("PRAGMA busy_timeout=5000;")
-            await self._ctx.generate_schemas(safe=True)
-            await self._add_missing_columns()
+            # one process at a time, so gateways starting together on one database all succeed
+            async with schema_lock(self.url, self._ctx.db()):
+                await self._ctx.generate_schemas(safe=True)
+                await self._add_missing_columns()
 
     async def close(self) -> None:
         with self.bound():
@@ -64,27 +67,30 @@ class Database:
         `generate_schemas(safe=True)` creates missing tables but never alters existing ones;
         this keeps data from older versions usable without a migration framework.
         """
-        if not self.is_sqlite:
-            return
         conn = self._ctx.db()
-        model: type[Model]
-        for model in (store_models.ApiKey, store_models.UsageRecord):
+        sql_dialect = schema.dialect(conn)
+        backed_up = not self.is_sqlite or self.url == "sqlite://:memory:"
+        for model in schema.MODELS:
             table = model._meta.db_table
-            _, rows = await conn.execute_query(f"PRAGMA table_info({table})")
-            have = {row["name"] for row in rows}
-            for name, field in model._meta.fields_map.items():
-                column = getattr(field, "source_field", None) or name
-                if field.has_db_field and column not in have:
-                    sql_type = field.get_for_dialect("sqlite", "SQL_TYPE")
-                    null = "" if field.null else f" NOT NULL DEFAULT {_sql_default(field)}"
+            have = await schema.existing_columns(conn, table)
+            for column, field in schema.model_columns(model).items():
+                if column not in have:
+                    if not backed_up:  # the first change of this start: keep a copy first
+                        await schema.backup_sqlite(conn, Path(self.url.removeprefix("sqlite://")))
+                        backed_up = True
+                    sql_type = field.get_for_dialect(sql_dialect, "SQL_TYPE")
+                    default = _sql_default(field, sql_dialect)
+                    null = "" if field.null else f" NOT NULL DEFAULT {default}"
                     log.info("migrating: adding %s.%s", table, column)
                     await conn.execute_script(
                         f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}{null}"
                     )
 
 
-def _sql_default(field) -> str:  # type: ignore[no-untyped-def]
+def _sql_default(field, sql_dialect: str = "sqlite") -> str:  # type: ignore[no-untyped-def]
     default = field.default
+    if isinstance(default, bool) and sql_dialect == "postgres":  # BOOL columns take TRUE/FALSE
+        return "TRUE" if default else "FALSE"
     if default is None or callable(default):
         return "''" if "Char" in type(field).__name__ or "Text" in type(field).__name__ else "0"
     if isinstance(default, str):

@@ -42,7 +42,12 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite://")
 
-    async def open(self) -> None:
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect; with `migrate` (every start) also create and migrate the schema.
+
+        `migrate=False` only connects: `pbpm-desktop doctor` inspects a database without
+        changing it.
+        """
         if self.is_sqlite and self.url != "sqlite://:memory:":
             Path(self.url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
         with self.bound():
@@ -52,6 +57,8 @@ class Database:
                 # WAL lets the CLI and dashboards read while the gateway writes.
                 await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
                 await conn.execute_script("PRAGMA busy_timeout=5000;")
+            if not migrate:
+                return
             # one process at a time, so gateways starting together on one database all succeed
             async with schema_lock(self.url, self._ctx.db()):
                 await self._ctx.generate_schemas(safe=True)

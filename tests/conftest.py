@@ -92,6 +92,8 @@ def postgres_server_url() -> Iterator[str]:
         return
     bindir = find_bindir()
     if bindir is None:
+        if os.environ.get("PBPM_REQUIRE_POSTGRES"):  # CI (.ci/run): a skip would hide them
+            pytest.fail(NO_SERVER + " PBPM_REQUIRE_POSTGRES is set, so this is an error.")
         pytest.skip(NO_SERVER)
     server = PostgresServer(bindir)
     server.start()

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tortoise.context import TortoiseContext, _current_context
 
@@ -37,6 +38,10 @@ class Database:
             yield
         finally:
             _current_context.reset(token)
+
+    def client(self) -> Any:
+        """Tortoise's client for raw SQL (doctor's schema check, the copy tool); after open()."""
+        return self._ctx.db()
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,15 +14,8 @@ BIN="$BUNDLE/pbpm-desktop"
 [ -x "$BIN" ] || { echo "no bundle at $BIN: build it with packaging/bundle/build_bundle.sh" >&2; exit 1; }
 INTERNAL="$BUNDLE/_internal"
 start=$(date +%s)
-work="$(mktemp -d)"
-serve_pid=""
-cleanup() {
-  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=../serve_check.sh
+. packaging/serve_check.sh
 
 echo "== 1. contents"
 for f in PySide6/Qt/plugins/platforms/libqoffscreen.so PySide6/Qt/plugins/platforms/libqxcb.so \
@@ -45,36 +38,18 @@ run_env=(env -i "PATH=/usr/bin:/bin" "HOME=$work/home" "PBPM_NO_KEYRING=1"
   "OLLAMA_URL=http://127.0.0.1:9" "PBPM_HOST=127.0.0.1" "LANG=C.UTF-8")
 mkdir -p "$work/home"
 
-# serve DATA_DIR [DB_URL]: start, wait for its URL, check /health, SIGTERM, expect exit 0
-serve_check() {
-  local data="$1" db_url="${2:-}" log="$work/serve.log" url="" extra=()
-  [ -n "$db_url" ] && extra=("PBPM_DB_URL=$db_url")
-  "${run_env[@]}" "PBPM_DATA_DIR=$data" "${extra[@]}" "$BIN" serve --port 0 >"$log" 2>&1 &
-  serve_pid=$!
-  for _ in $(seq 1 300); do  # up to 30 s: a cold bundle unpacks nothing, but CI is slow
-    url="$(sed -n 's/^PBPM Desktop gateway listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)"
-    [ -n "$url" ] && break
-    kill -0 "$serve_pid" 2>/dev/null || { cat "$log" >&2; fail "serve exited before listening"; }
-    sleep 0.1
-  done
-  [ -n "$url" ] || { cat "$log" >&2; fail "serve printed no URL within 30 s"; }
-  local health
-  health="$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + "/health", timeout=10).read().decode())' "$url")"
-  echo "$url/health -> $health"
-  case "$health" in *'"status": "ok"'*|*'"status":"ok"'*) ;; *) fail "unexpected /health: $health" ;; esac
-  kill -TERM "$serve_pid"
-  local rc=0
-  wait "$serve_pid" || rc=$?
-  serve_pid=""
-  [ "$rc" -eq 0 ] || { cat "$log" >&2; fail "serve exited with $rc after SIGTERM"; }
-  grep -q "stopping:" "$log" || fail "serve did not stop the clean way"
+# bundle_serve DATA_DIR [DB_URL]: the bundle's `serve` through serve_check
+bundle_serve() {
+  local extra=()
+  [ -n "${2:-}" ] && extra=("PBPM_DB_URL=$2")
+  serve_check "$work/serve.log" "${run_env[@]}" "PBPM_DATA_DIR=$1" "${extra[@]}" "$BIN" serve --port 0
 }
 
 echo "== 2. serve"
-serve_check "$work/data-serve"
+bundle_serve "$work/data-serve"
 if [ -n "${PBPM_TEST_PG_URL:-}" ]; then
   echo "== 2b. serve on PostgreSQL"
-  serve_check "$work/data-serve-pg" "$PBPM_TEST_PG_URL"
+  bundle_serve "$work/data-serve-pg" "$PBPM_TEST_PG_URL"
 fi
 
 echo "== 3. GUI offscreen"

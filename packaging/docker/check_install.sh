@@ -8,14 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY="${PYTHON:-python3}"
 start=$(date +%s)
-work="$(mktemp -d)"
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=../serve_check.sh
+. packaging/serve_check.sh
 
 install_line="$(sed -n 's/^RUN \(pip install .*\)$/\1/p' Dockerfile)"
 [ "$(printf '%s\n' "$install_line" | grep -c .)" -eq 1 ] || fail "expected one 'RUN pip install' line in Dockerfile"
@@ -32,27 +26,15 @@ done
 "$work/venv/bin/python" -c "import PySide6" 2>/dev/null && fail "the image would contain Qt (PySide6)"
 "$work/venv/bin/python" -c "import asyncpg" || fail "the image lacks asyncpg (postgres extra)"
 
-# the image's ENV, a free port instead of 8000, Ollama nowhere (the gateway reports it down)
-log="$work/serve.log"
-env -i PATH=/usr/bin:/bin HOME="$work" PBPM_DATA_DIR="$work/data" PBPM_HOST=127.0.0.1 \
-  PBPM_NO_KEYRING=1 OLLAMA_URL=http://127.0.0.1:9 \
-  "$work/venv/bin/pbpm-desktop" serve --port 0 >"$log" 2>&1 &
-pid=$!
-url=""
-for _ in $(seq 1 300); do
-  url="$(sed -n 's/^PBPM Desktop gateway listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)"
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "serve exited before listening"; }
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$log" >&2; fail "serve printed no URL"; }
-# the HEALTHCHECK's own command, pointed at the port this run got
+# the HEALTHCHECK's own command, run against the gateway while it serves
 healthcheck="$(sed -n 's/.*CMD \["python", "-c", "\(.*\)"\]$/\1/p' Dockerfile)"
 [ -n "$healthcheck" ] || fail "no HEALTHCHECK command found in Dockerfile"
-"$work/venv/bin/python" -c "${healthcheck//http:\/\/127.0.0.1:8000/$url}" || fail "HEALTHCHECK command failed"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
-[ "$rc" -eq 0 ] || { cat "$log" >&2; fail "serve exited with $rc on SIGTERM"; }
+on_serving() {
+  "$work/venv/bin/python" -c "${healthcheck//http:\/\/127.0.0.1:8000/$1}" || fail "HEALTHCHECK command failed"
+  echo "ok: the HEALTHCHECK command passes"
+}
+# the image's ENV, a free port instead of 8000, Ollama nowhere (the gateway reports it down)
+serve_check "$work/serve.log" env -i PATH=/usr/bin:/bin HOME="$work" PBPM_DATA_DIR="$work/data" \
+  PBPM_HOST=127.0.0.1 PBPM_NO_KEYRING=1 OLLAMA_URL=http://127.0.0.1:9 \
+  "$work/venv/bin/pbpm-desktop" serve --port 0
 echo "image install checked in $(($(date +%s) - start)) s: serve answered /health, no Qt, asyncpg present"

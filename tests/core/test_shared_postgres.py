@@ -40,16 +40,12 @@ async def start_gateway(data_dir: Path, db_url: str, ollama_url: str) -> asyncio
         "MASTER_API_KEY": MASTER,
         "OLLAMA_URL": ollama_url,
         "PBPM_NO_KEYRING": "1",
+        "PBPM_CONFIG_FILE": str(data_dir / "no-config.toml"),  # not the developer's settings
     }
+    args = ["-m", "pbpm_desktop", "serve", "--host", "127.0.0.1", "--port", "0"]
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "pbpm_desktop",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
+        *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import sqlite3
 
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
+
 from pbpm_desktop.qt.app import QUIT_AFTER_START_ENV, launch_gui
+
+
+@pytest.fixture(autouse=True)
+def reap_the_app(qapp):
+    """Destroy what launch_gui left (its window, timers) here, not in some later test's
+    event processing: the controller and window are freed by the cycle collector, whenever."""
+    yield
+    gc.collect()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
 
 
 def test_gui_quits_by_itself_once_serving(qapp, gateway_settings, monkeypatch, capsys):

@@ -52,12 +52,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+PREFIX = "pbpm-pg-"
+OWNER_FILE = "owner.pid"  # the pid of the test process that started the cluster
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class PostgresServer:
     """One cluster in a temporary directory, stopped and deleted by `stop()`."""
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="pbpm-pg-"))
+        self.reap_orphans()
+        self.root = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self.port = _free_port()
         self.run_as: str | None = None
         if os.geteuid() == 0:
@@ -70,6 +86,23 @@ class PostgresServer:
             self.run_as = "postgres"
             shutil.chown(self.root, user="postgres")
         os.chmod(self.root, 0o700)
+
+    def reap_orphans(self) -> None:
+        """Stop clusters left by test runs that died (a crash skips `stop()`)."""
+        for root in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+            try:
+                owner = int((root / OWNER_FILE).read_text())
+            except (OSError, ValueError):
+                continue
+            if _alive(owner):
+                continue
+            orphan = object.__new__(PostgresServer)
+            orphan.bindir, orphan.root = self.bindir, root
+            orphan.run_as = "postgres" if os.geteuid() == 0 else None
+            try:
+                orphan.stop()
+            except subprocess.CalledProcessError:  # not running any more: just the files
+                shutil.rmtree(root, ignore_errors=True)
 
     def _run(self, *args: str) -> None:
         cmd = [str(self.bindir / args[0]), *args[1:]]

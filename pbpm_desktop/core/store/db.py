@@ -56,18 +56,36 @@ class Database:
         if self.is_sqlite and self.url != "sqlite://:memory:":
             Path(self.url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
         with self.bound():
-            await self._ctx.init(db_url=self.url, modules={"models": [store_models.__name__]})
             if self.is_sqlite:
-                conn = self._ctx.db()
-                # WAL lets the CLI and dashboards read while the gateway writes.
-                await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-                await conn.execute_script("PRAGMA busy_timeout=5000;")
-            if not migrate:
+                # The whole start under the lock on SQLite: the first switch of an old file to
+                # WAL needs it alone, and a connection starting meanwhile gets "database is
+                # locked" at once (SQLite skips its busy wait there). Starts take milliseconds.
+                async with schema_lock(self.url, None):
+                    await self._ctx.init(db_url=self.url, modules=self._modules())
+                    conn = self._ctx.db()
+                    await conn.execute_script(
+                        "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL;"
+                    )
+                    if migrate:  # (doctor changes nothing, not even the journal mode)
+                        # WAL lets the CLI and dashboards read while the gateway writes.
+                        await conn.execute_script("PRAGMA journal_mode=WAL;")
+                        await self._migrate()
                 return
-            # one process at a time, so gateways starting together on one database all succeed
-            async with schema_lock(self.url, self._ctx.db()):
-                await self._ctx.generate_schemas(safe=True)
-                await self._add_missing_columns()
+            await self._ctx.init(db_url=self.url, modules=self._modules())
+            if migrate:
+                # one process at a time, so gateways starting together on one database all
+                # succeed
+                async with schema_lock(self.url, self._ctx.db()):
+                    await self._migrate()
+
+    @staticmethod
+    def _modules() -> dict[str, list[str]]:
+        return {"models": [store_models.__name__]}
+
+    async def _migrate(self) -> None:
+        """Create missing tables, add missing columns (under the schema lock)."""
+        await self._ctx.generate_schemas(safe=True)
+        await self._add_missing_columns()
 
     async def close(self) -> None:
         with self.bound():

@@ -38,7 +38,8 @@ LOCK_SUFFIX = ".migrate-lock"
 
 @contextlib.asynccontextmanager
 async def schema_lock(url: str, client: Any) -> AsyncIterator[None]:
-    """Hold the schema lock of the database at `url` (`client`: its Tortoise client)."""
+    """Hold the schema lock of the database at `url` (`client`: its Tortoise client; not
+    needed, and may be None, for SQLite, whose lock is taken before connecting)."""
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         if path == ":memory:":

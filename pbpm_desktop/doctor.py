@@ -29,10 +29,16 @@ from pbpm_desktop.config import Settings
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
 #: PySide6 releases known to misbehave with some Pythons: (version prefix, Python below which
-#: it is bad, why). 6.12.0 leaks a reference to None on every signal emission under 3.11 (it
-#: grows until the interpreter aborts); fixed for 3.12+. Add a row when another one turns up.
+#: it is bad, why). Measured here with 6.12.0 on 3.11: every `Signal.emit()` drops one
+#: reference to the `True` it returns, so after a few thousand emissions Python aborts
+#: ("bool_dealloc: deallocating True or False") or segfaults; 3.12+ has immortal True/None.
+#: Add a row when another one turns up.
 KNOWN_BAD_PYSIDE6: tuple[tuple[str, tuple[int, int], str], ...] = (
-    ("6.12.", (3, 12), "leaks a reference to None on every signal emission (the app aborts)"),
+    (
+        "6.12.",
+        (3, 12),
+        "drops a reference on every signal emission: the app crashes after a while",
+    ),
 )
 
 

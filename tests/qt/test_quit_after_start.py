@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import socket
 import sqlite3
 
-import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
-from PySide6.QtWidgets import QApplication
-
 from pbpm_desktop.qt.app import QUIT_AFTER_START_ENV, launch_gui
-
-
-@pytest.fixture(autouse=True)
-def reap_the_app(qapp):
-    """Delete the windows launch_gui left (they stay alive, their chart timers ticking, after
-    the app loop ends), here rather than in some later test's event processing."""
-    before = set(map(id, QApplication.topLevelWidgets()))
-    yield
-    for widget in QApplication.topLevelWidgets():
-        if id(widget) not in before:
-            widget.close()
-            widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    gc.collect()
-    qapp.processEvents()
 
 
 def test_gui_quits_by_itself_once_serving(qapp, gateway_settings, monkeypatch, capsys):

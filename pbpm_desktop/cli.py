@@ -1,4 +1,4 @@
-"""Command line: `pbpm-desktop [serve|demo|keys|usage]` (DESIGN.md §1).
+"""Command line: `pbpm-desktop [serve|demo|keys|usage|doctor]` (DESIGN.md §1).
 
 `serve`, `keys` and `usage` never import Qt, so they work on servers without GUI libraries.
 """
@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     usage = sub.add_parser("usage", help="token usage per key and model")
     usage.add_argument("--json", action="store_true")
     usage.add_argument("--since", help="ISO 8601 start (default: everything)")
+
+    doctor = sub.add_parser("doctor", help="check Ollama, keyring, database, port, GPU, Qt")
+    add_server_options(doctor)
+    doctor.add_argument("--json", action="store_true")
     return parser
 
 
@@ -97,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             _run(_keys_command(settings, args))
         elif command == "usage":
             _run(_usage_command(settings, args))
+        elif command == "doctor":
+            from pbpm_desktop.doctor import run_doctor
+
+            sys.exit(run_doctor(settings, as_json=args.json))
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     except OSError as exc:

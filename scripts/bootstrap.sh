@@ -52,6 +52,7 @@ case "$mode" in
     ;;
   test)
     install_system_packages
+    bash scripts/install_postgres.sh  # server binaries for the PostgreSQL tests
     make_venv dev
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ os.environ.setdefault("PBPM_EXPOSURE_ADDRESSES", "")
 from pbpm_desktop.config import Settings
 from pbpm_desktop.core.service import GatewayService
 from pbpm_desktop.simulator import OllamaSimulator, SimModel
+from tests.postgres import NO_SERVER, PostgresServer, find_bindir, fresh_database
 
 MASTER = "test-master-key-0123456789"
 GB = 1024**3
@@ -81,3 +82,30 @@ async def gateway(sim: OllamaSimulator, tmp_path: Path) -> AsyncIterator[Gateway
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+# -- PostgreSQL (tests/postgres.py): a real server where one can be started, else a skip --
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """URL of a PostgreSQL server for this session (PBPM_TEST_PG_URL, or one started here)."""
+    external = os.environ.get("PBPM_TEST_PG_URL")
+    if external:
+        yield external
+        return
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("PBPM_REQUIRE_POSTGRES"):  # CI (.ci/run): a skip would hide them
+            pytest.fail(NO_SERVER + " PBPM_REQUIRE_POSTGRES is set, so this is an error.")
+        pytest.skip(NO_SERVER)
+    server = PostgresServer(bindir)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server_url: str) -> str:
+    """An empty database of its own on the session's PostgreSQL server."""
+    return fresh_database(postgres_server_url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,9 +23,15 @@ from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.errors import describe
 from pbpm_desktop.qt.icons import app_icon
 from pbpm_desktop.qt.signals import SignalWaker
+from pbpm_desktop.qt.state import SERVING
 from pbpm_desktop.qt.style import apply_style
 
 log = logging.getLogger(__name__)
+
+#: Set only by packaging/test_bundle.sh (and its test): quit on our own once the window and the
+#: gateway are up, so CI can prove a built bundle's GUI starts and stops cleanly with nobody
+#: there to press Quit. The exit code says whether the gateway started.
+QUIT_AFTER_START_ENV = "PBPM_QUIT_AFTER_START"
 
 
 def make_app(argv: Sequence[str] | None = None) -> QApplication:
@@ -71,6 +78,9 @@ def launch_gui(settings: Settings, demo: bool = False) -> int:
                 QMessageBox.critical(None, "PBPM Desktop", message)
             controller.exit_code = 1
             controller.shutdown_blocking()
+            return
+        if os.environ.get(QUIT_AFTER_START_ENV):
+            _quit_after_start(controller)
 
     loop.call_soon(lambda: controller.tasks.spawn(start(), ""))
     try:
@@ -83,6 +93,16 @@ def launch_gui(settings: Settings, demo: bool = False) -> int:
         loop.close()
         asyncio.set_event_loop(None)
     return controller.exit_code
+
+
+def _quit_after_start(controller: AppController) -> None:
+    """The self-check's ending: say what started, then quit the normal way (flushing the audit)."""
+    served = controller.state.gateway == SERVING
+    urls = " ".join(controller.state.urls) if served else "-"
+    print(f"{QUIT_AFTER_START_ENV}: gui started, gateway {controller.state.gateway} on {urls}")
+    if not served:
+        controller.exit_code = 1
+    controller.request_quit()
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:

@@ -11,11 +11,13 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tortoise.context import TortoiseContext, _current_context
-from tortoise.models import Model
 
 from pbpm_desktop.core.store import models as store_models
+from pbpm_desktop.core.store import schema
+from pbpm_desktop.core.store.schema_lock import schema_lock
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +39,53 @@ class Database:
         finally:
             _current_context.reset(token)
 
+    def client(self) -> Any:
+        """Tortoise's client for raw SQL (doctor's schema check, the copy tool); after open()."""
+        return self._ctx.db()
+
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite://")
 
-    async def open(self) -> None:
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect; with `migrate` (every start) also create and migrate the schema.
+
+        `migrate=False` only connects: `pbpm-desktop doctor` inspects a database without
+        changing it.
+        """
         if self.is_sqlite and self.url != "sqlite://:memory:":
             Path(self.url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
         with self.bound():
-            await self._ctx.init(db_url=self.url, modules={"models": [store_models.__name__]})
             if self.is_sqlite:
-                conn = self._ctx.db()
-                # WAL lets the CLI and dashboards read while the gateway writes.
-                await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-                await conn.execute_script("PRAGMA busy_timeout=5000;")
-            await self._ctx.generate_schemas(safe=True)
-            await self._add_missing_columns()
+                # The whole start under the lock on SQLite: the first switch of an old file to
+                # WAL needs it alone, and a connection starting meanwhile gets "database is
+                # locked" at once (SQLite skips its busy wait there). Starts take milliseconds.
+                async with schema_lock(self.url, None):
+                    await self._ctx.init(db_url=self.url, modules=self._modules())
+                    conn = self._ctx.db()
+                    await conn.execute_script(
+                        "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL;"
+                    )
+                    if migrate:  # (doctor changes nothing, not even the journal mode)
+                        # WAL lets the CLI and dashboards read while the gateway writes.
+                        await conn.execute_script("PRAGMA journal_mode=WAL;")
+                        await self._migrate()
+                return
+            await self._ctx.init(db_url=self.url, modules=self._modules())
+            if migrate:
+                # one process at a time, so gateways starting together on one database all
+                # succeed
+                async with schema_lock(self.url, self._ctx.db()):
+                    await self._migrate()
+
+    @staticmethod
+    def _modules() -> dict[str, list[str]]:
+        return {"models": [store_models.__name__]}
+
+    async def _migrate(self) -> None:
+        """Create missing tables, add missing columns (under the schema lock)."""
+        await self._ctx.generate_schemas(safe=True)
+        await self._add_missing_columns()
 
     async def close(self) -> None:
         with self.bound():
@@ -64,27 +97,30 @@ class Database:
         `generate_schemas(safe=True)` creates missing tables but never alters existing ones;
         this keeps data from older versions usable without a migration framework.
         """
-        if not self.is_sqlite:
-            return
         conn = self._ctx.db()
-        model: type[Model]
-        for model in (store_models.ApiKey, store_models.UsageRecord):
+        sql_dialect = schema.dialect(conn)
+        backed_up = not self.is_sqlite or self.url == "sqlite://:memory:"
+        for model in schema.MODELS:
             table = model._meta.db_table
-            _, rows = await conn.execute_query(f"PRAGMA table_info({table})")
-            have = {row["name"] for row in rows}
-            for name, field in model._meta.fields_map.items():
-                column = getattr(field, "source_field", None) or name
-                if field.has_db_field and column not in have:
-                    sql_type = field.get_for_dialect("sqlite", "SQL_TYPE")
-                    null = "" if field.null else f" NOT NULL DEFAULT {_sql_default(field)}"
+            have = await schema.existing_columns(conn, table)
+            for column, field in schema.model_columns(model).items():
+                if column not in have:
+                    if not backed_up:  # the first change of this start: keep a copy first
+                        await schema.backup_sqlite(conn, Path(self.url.removeprefix("sqlite://")))
+                        backed_up = True
+                    sql_type = field.get_for_dialect(sql_dialect, "SQL_TYPE")
+                    default = _sql_default(field, sql_dialect)
+                    null = "" if field.null else f" NOT NULL DEFAULT {default}"
                     log.info("migrating: adding %s.%s", table, column)
                     await conn.execute_script(
                         f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}{null}"
                     )
 
 
-def _sql_default(field) -> str:  # type: ignore[no-untyped-def]
+def _sql_default(field, sql_dialect: str = "sqlite") -> str:  # type: ignore[no-untyped-def]
     default = field.default
+    if isinstance(default, bool) and sql_dialect == "postgres":  # BOOL columns take TRUE/FALSE
+        return "TRUE" if default else "FALSE"
     if default is None or callable(default):
         return "''" if "Char" in type(field).__name__ or "Text" in type(field).__name__ else "0"
     if isinstance(default, str):

@@ -28,11 +28,12 @@ from typing import Any
 from pbpm_desktop.config import Settings
 from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.events import EventBus
+from pbpm_desktop.core.num_ctx import NumCtxPolicy
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, OllamaUnreachable
 from pbpm_desktop.core.vram_errors import ModelNotInstalled, ModelTooLarge, SwapTimeout, VramError
 from pbpm_desktop.core.vram_gpu import GpuReader
 from pbpm_desktop.core.vram_scheduler import Admission, SwapScheduler, ms_since, retry_once
-from pbpm_desktop.core.vram_state import ALWAYS_ON, ON_DEMAND, Ledger, gb
+from pbpm_desktop.core.vram_state import ALWAYS_ON, ON_DEMAND, Ledger, gb, is_cloud_entry
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class VramManager:
         self.events = events
         self.ollama_up = False
         self._ledger = Ledger(settings)
+        self.num_ctx = NumCtxPolicy(ollama, settings)
         self._scheduler = SwapScheduler(
             ollama,
             settings,
@@ -124,8 +126,23 @@ class VramManager:
         return self._ledger.category(model)
 
     def keep_alive_for(self, model: str) -> int | str:
-        """The keep_alive the gateway forces on requests for `model` (clients' is rewritten)."""
-        return -1 if self.category(model) == ALWAYS_ON else self.settings.heavy_keep_alive
+        """The keep_alive the gateway forces on requests for `model` (clients' is rewritten).
+
+        HEAVY_KEEP_ALIVE in whole seconds goes out as a JSON number: Ollama parses a string
+        with Go's time.ParseDuration and rejects "1800" (api/types.go:1243).
+        """
+        return -1 if self.category(model) == ALWAYS_ON else self.settings.keep_alive_value
+
+    def is_cloud(self, model: str) -> bool:
+        """An Ollama cloud model (runs on ollama.com): never in the VRAM plan."""
+        return model in self._ledger.cloud or is_cloud_entry(model, {})
+
+    async def num_ctx_for(self, model: str) -> int | None:
+        """The `num_ctx` native requests for `model` carry (MODEL_NUM_CTX), or None."""
+        resident = self._ledger.resident.get(model)
+        if resident is not None:
+            self.num_ctx.observe_ps(model, resident.context_length)
+        return await self.num_ctx.value_for(model)
 
     async def resolve(self, model: str) -> str:
         """The canonical installed name ("llama3.2" -> "llama3.2:latest").
@@ -137,6 +154,8 @@ class VramManager:
         canonical = self._ledger.canonical(model)
         if canonical is not None:
             return canonical
+        if is_cloud_entry(model, {}):
+            return model  # an explicit :cloud reference: Ollama sends it to ollama.com as is
         async with self._tags_lock:
             if time.monotonic() - self._tags_at >= TAGS_MISS_REFRESH_S:
                 await self._refresh_tags()
@@ -159,6 +178,9 @@ class VramManager:
         models or a resident model nobody competes with, awaits nothing.
         """
         scheduler = self._scheduler
+        if self.is_cloud(model):
+            yield  # runs on ollama.com: nothing to load, nothing to evict
+            return
         if model in self._ledger.always_on or scheduler.is_open(model):
             scheduler.acquire(model)
         else:
@@ -178,6 +200,8 @@ class VramManager:
         name = await self.resolve(model)
         category = self.category(name)
         started = time.monotonic()
+        if self.is_cloud(name):
+            raise VramError(f"model '{name}' is an Ollama cloud model: it is not loaded locally")
         if category == ALWAYS_ON:
             async with self._scheduler.lock:
                 await self._scheduler.load(name)
@@ -321,6 +345,7 @@ class VramManager:
                 "category": self.category(name),
                 "size": ledger.size_of(name),
                 "loaded": name in ledger.resident,
+                "cloud": name in ledger.cloud,
             }
             for name in sorted(ledger.installed)
         ]
@@ -337,6 +362,8 @@ class VramManager:
                 "expires_at": r.expires_at,
                 "in_flight": ledger.in_flight.get(r.name, 0),
                 "external": r.external,
+                # landed partly on CPU (slow): Ollama found too little free VRAM
+                "partial_offload": 0 < r.size_vram < r.size,
             }
             for r in sorted(ledger.resident.values(), key=lambda r: r.name)
         ]
@@ -353,6 +380,8 @@ class VramManager:
             "max_heavy_models": self.settings.max_heavy_models,
             "swapping": self._scheduler.swapping(),
             "missing_always_on": list(ledger.missing_always_on),
+            "unexpected_evictions": list(ledger.unexpected_evictions),
+            "max_loaded_models": self.settings.max_loaded_models,
             "ollama_up": self.ollama_up,
             "gpu": self._gpu.read(),
         }

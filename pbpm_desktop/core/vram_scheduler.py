@@ -394,6 +394,7 @@ class SwapScheduler:
     async def unload_now(self, model: str, deadline: float, reason: str | None) -> None:
         """Ask Ollama to unload an idle model, then poll /api/ps until it is gone."""
         self._set_swap("unloading", model, reason, in_flight=0)
+        self.ledger.expected_gone.add(model)
         try:
             await retry_once(lambda: self.ollama.unload(model))
             while True:

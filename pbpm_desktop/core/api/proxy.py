@@ -22,6 +22,7 @@ from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
 from pbpm_desktop.core.audit import AuditEntry
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, UpstreamResponse
+from pbpm_desktop.core.rewrite import native_changes
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 _DONE = b'"done":true'
@@ -137,7 +138,10 @@ def _fragment(extra: dict[str, Any]) -> bytes:
 
 #: fields the gateway decides on; Ollama (Go's encoding/json) matches JSON keys
 #: case-insensitively, so "MODEL" next to "model" would run a model the checks never saw.
-GUARDED_FIELDS = frozenset({"model", "keep_alive", "stream", "stream_options", "options"})
+#: `name` is where /api/show (and Ollama's older clients) name the model (routes.go:1312).
+GUARDED_FIELDS = frozenset(
+    {"model", "name", "keep_alive", "stream", "stream_options", "options", "shift"}
+)
 
 
 def reject_case_variants(payload: dict[str, Any]) -> None:
@@ -265,19 +269,32 @@ async def forward_model_request(
         exchange.model = model
         resolved = await ctx.vram.resolve(model)
         exchange.model = resolved
-        await ctx.policy.admit(key, resolved)
-        default_stream = not openai
-        streaming = bool(payload.get("stream", default_stream)) and "embed" not in route
+        cloud = ctx.vram.is_cloud(resolved)
+        if cloud:
+            exchange.route = f"{route}:cloud"  # audited as cloud: it ran on ollama.com
+        await ctx.policy.admit(key, resolved, cloud=cloud)
+        # Ollama streams unless `stream` is false (`"stream": null` streams, routes.go:750);
+        # its /v1 routes stream only for `"stream": true` (openai.ChatCompletionRequest).
+        stream = payload.get("stream")
+        streaming = (stream is True if openai else stream is not False) and "embed" not in route
         keep_usage = True
         extra: dict[str, Any] = {}
+        drop: tuple[str, ...] = ()
         if openai:
             if streaming:
                 options = payload.get("stream_options")
                 keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
                 extra["stream_options"] = {**(options or {}), "include_usage": True}
+        elif not cloud:
+            num_ctx = await ctx.vram.num_ctx_for(resolved)
+            extra, drop = native_changes(payload, ctx.vram.keep_alive_for(resolved), num_ctx)
+        if drop:
+            for name in drop:
+                payload.pop(name, None)
+            payload.update(extra)
+            data = _compact(payload).encode()
         else:
-            extra["keep_alive"] = ctx.vram.keep_alive_for(resolved)
-        data = with_fields(body, payload, extra)
+            data = with_fields(body, payload, extra)
         ctx.policy.stream_started(key.id)
         try:
             async with ctx.vram.use(resolved):
@@ -452,10 +469,13 @@ async def passthrough(request: web.Request, path: str | None = None) -> web.Resp
         if data is not None:
             payload = parse_json_body(data)
             reject_case_variants(payload)
-            exchange.model = str(payload.get("model") or "")
+            # Ollama reads `name` when `model` is empty (routes.go:1312): check both
+            names = [str(payload.get(f) or "").strip() for f in ("model", "name")]
+            exchange.model = next((n for n in names if n), "")
             key = client_key(request)
-            if exchange.model and not key.allows_model(exchange.model):
-                raise ApiError(403, f"this key may not use model '{exchange.model}'")
+            for name in dict.fromkeys(n for n in names if n):
+                resolved = await ctx.vram.resolve(name)
+                ctx.policy.check_model(key, resolved, cloud=ctx.vram.is_cloud(resolved))
         headers = JSON_HEADERS if data is not None else None
         async with ctx.ollama.open(
             request.method, path or request.path, data=data, headers=headers, first_byte_timeout=60

@@ -934,7 +934,10 @@ class OllamaSimulator:
                     f"FROM /usr/share/ollama/.ollama/models/blobs/sha256-{model.digest}\n"
                     'TEMPLATE "{{ .Prompt }}"\n'
                 ),
-                "parameters": "" if model.embedding else 'stop "<|eot_id|>"',
+                "parameters": "\n".join(
+                    ([f"num_ctx                        {model.num_ctx}"] if model.num_ctx else [])
+                    + ([] if model.embedding else ['stop                           "<|eot_id|>"'])
+                ),
                 "template": "{{ .Prompt }}",
                 "details": model.details(),
                 "model_info": {

@@ -1,0 +1,251 @@
+"""The gateway against the simulator's Ollama behaviours (issue 10), through the real HTTP stack.
+
+Each test turns on the Ollama behaviour it is about (SimBehaviour) and proves the gateway copes:
+no reload from client options, keep-alive forms Ollama accepts, cloud models refused, the
+model allowlist on /api/show's `name`, Ollama's own model cap, `"stream": null`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from pbpm_desktop.core.service import GatewayService
+from pbpm_desktop.simulator import OllamaSimulator, SimBehaviour, SimModel
+from tests.conftest import GB, Gateway, make_settings
+
+LLAMA, QWEN, CODER, CLOUD = "llama3.2:3b", "qwen2.5:7b", "coder:14b", "gpt-oss:120b-cloud"
+MESSAGES = [{"role": "user", "content": "hello there"}]
+
+Factory = Callable[..., Awaitable[Gateway]]
+
+
+def fidelity_models() -> list[SimModel]:
+    return [
+        SimModel(LLAMA, 2 * GB),
+        SimModel(QWEN, 5 * GB, family="qwen2", num_ctx=8192, kv_bytes_per_token=1024),
+        SimModel(CODER, 8 * GB, family="qwen2"),
+        SimModel("tiny:1b", GB),
+        SimModel(CLOUD, 384, remote_host="https://ollama.com:443"),
+    ]
+
+
+@pytest.fixture
+async def make_gateway(tmp_path: Path) -> AsyncIterator[Factory]:
+    """Build a simulator with some behaviours and a gateway with some settings in front."""
+    started: list[tuple[OllamaSimulator, GatewayService]] = []
+
+    async def make(behaviour: SimBehaviour | None = None, **settings: Any) -> Gateway:
+        sim = OllamaSimulator(
+            fidelity_models(), vram_capacity=40 * GB, response_tokens=4, behaviour=behaviour
+        )
+        await sim.start()
+        service = GatewayService(make_settings(tmp_path, sim.url, **settings))
+        started.append((sim, service))
+        await service.start()
+        created = await service.create_key("tester", "tester@example.com")
+        return Gateway(service, service.url or "", sim, created["api_key"], created["id"])
+
+    yield make
+    for sim, service in reversed(started):
+        await service.stop()
+        await sim.stop()
+
+
+async def call(
+    http: aiohttp.ClientSession, gw: Gateway, path: str, body: dict, key: str | None = None
+) -> tuple[int, Any]:
+    async with http.post(gw.url + path, json=body, headers=gw.auth(key)) as resp:
+        text = await resp.text()
+        try:
+            return resp.status, json.loads(text)
+        except ValueError:
+            return resp.status, text
+
+
+# -- 1. runner options ----------------------------------------------------------------------
+
+
+async def alternate_routes(http: aiohttp.ClientSession, gw: Gateway) -> None:
+    """Native requests with runner options, and /v1 requests (which carry none), in turn."""
+    hostile = {"num_ctx": 2048, "num_batch": 64, "num_thread": 3, "use_mmap": False}
+    for _ in range(2):
+        native = {"model": QWEN, "messages": MESSAGES, "stream": False, "options": hostile}
+        status, _ = await call(http, gw, "/api/chat", {**native, "shift": False})
+        assert status == 200
+        status, _ = await call(
+            http, gw, "/v1/chat/completions", {"model": QWEN, "messages": MESSAGES}
+        )
+        assert status == 200
+        status, _ = await call(http, gw, "/api/generate", {"model": QWEN, "prompt": "hi"})
+        assert status == 200
+        status, _ = await call(http, gw, "/v1/completions", {"model": QWEN, "prompt": "hi"})
+        assert status == 200
+
+
+async def test_client_runner_options_and_v1_in_turn_cause_no_reload(make_gateway: Factory, http):
+    # the Modelfile of QWEN says num_ctx 8192, and so does MODEL_NUM_CTX: honoured everywhere
+    gw = await make_gateway(model_num_ctx=f"{QWEN}=8192")
+    await alternate_routes(http, gw)
+    assert gw.sim.stats.reloads == 0 and gw.sim.stats.loads == 1
+    # every native request reached Ollama with the configured num_ctx and no other runner option
+    # (the gateway's own load carries none: the Modelfile gives the same 8192)
+    sent = [seen for seen in gw.sim.options_seen if seen]
+    assert len(sent) == 4 and all(seen == {"num_ctx": 8192} for seen in sent)
+    assert gw.sim.resident()[QWEN].num_ctx == 8192
+
+
+async def test_model_num_ctx_that_ollama_does_not_share_is_not_sent(make_gateway: Factory, http):
+    # 16384 is not QWEN's default in Ollama: sending it would make /v1 requests reload it
+    gw = await make_gateway(model_num_ctx=f"{QWEN}=16384")
+    await alternate_routes(http, gw)
+    assert gw.sim.stats.reloads == 0 and gw.sim.stats.loads == 1
+    assert all(seen == {} for seen in gw.sim.options_seen)
+
+
+async def test_a_client_num_ctx_on_a_busy_always_on_model_stalls_nobody(
+    make_gateway: Factory, http
+):
+    gw = await make_gateway(always_on_models=LLAMA)
+    gw.sim.token_delay = 0.02
+    gw.sim.response_tokens = 20
+    body = {"model": LLAMA, "messages": MESSAGES, "stream": False}
+    results = await asyncio.gather(
+        call(http, gw, "/api/chat", body),
+        call(http, gw, "/api/chat", {**body, "options": {"num_ctx": 32768}}),
+        call(http, gw, "/api/chat", {**body, "options": {"num_gpu": 10, "main_gpu": 1}}),
+    )
+    assert [status for status, _ in results] == [200, 200, 200]
+    assert gw.sim.stats.reloads == 0 and gw.sim.stats.loads == 1
+
+
+# -- 2. keep_alive ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("configured", "seconds"), [("1800", 1800), ("1h30m", 5400)])
+async def test_heavy_keep_alive_reaches_ollama_in_a_form_it_accepts(
+    make_gateway: Factory, http, configured: str, seconds: int
+):
+    gw = await make_gateway(heavy_keep_alive=configured)
+    status, body = await call(http, gw, "/api/generate", {"model": CODER, "prompt": "hi"})
+    assert status == 200, body
+    assert gw.sim.resident()[CODER].keep_alive == seconds
+    status, body = await call(http, gw, "/preload", {"model": QWEN})
+    assert status == 200, body
+    assert gw.sim.resident()[QWEN].keep_alive == seconds
+
+
+# -- 3. Ollama's max-loaded cap ---------------------------------------------------------------
+
+
+async def test_four_models_with_a_cap_of_three_never_evict_a_pinned_one(
+    make_gateway: Factory, http
+):
+    gw = await make_gateway(
+        SimBehaviour(max_loaded=3),
+        always_on_models=f"{LLAMA},tiny:1b",
+        max_heavy_models=2,
+        max_loaded_models=3,
+    )
+    for model in (QWEN, CODER, QWEN, CODER):
+        status, body = await call(http, gw, "/api/generate", {"model": model, "prompt": "x"})
+        assert status == 200, body
+        assert {LLAMA, "tiny:1b"} <= set(gw.sim.resident())
+    assert gw.sim.stats.evictions == []  # the gateway made room itself, pinned models stayed
+    assert len(gw.sim.resident()) <= 3
+
+
+async def test_an_eviction_the_gateway_did_not_make_is_reported(make_gateway: Factory, http):
+    # Ollama configured with a smaller cap than the gateway believes
+    gw = await make_gateway(SimBehaviour(max_loaded=1), always_on_models=LLAMA)
+    status, _ = await call(http, gw, "/api/generate", {"model": QWEN, "prompt": "x"})
+    assert status == 200
+    assert gw.sim.stats.evictions == [LLAMA]
+    assert gw.service.context is not None
+    snapshot = await gw.service.context.vram.reconcile()
+    # reported; reconciled: the always-on model is back (and this too-small cap then
+    # evicts QWEN, which is reported as well)
+    assert [e["model"] for e in snapshot["unexpected_evictions"]][0] == LLAMA
+    assert LLAMA in gw.sim.resident()
+
+
+# -- 4. cloud models --------------------------------------------------------------------------
+
+
+async def test_cloud_model_refused_for_a_normal_key_and_never_reaches_ollama(
+    make_gateway: Factory, http
+):
+    gw = await make_gateway()
+    for path, body in (
+        ("/api/chat", {"model": CLOUD, "messages": MESSAGES}),
+        ("/v1/chat/completions", {"model": CLOUD, "messages": MESSAGES}),
+        ("/api/generate", {"model": "kimi-k2:1t:cloud", "prompt": "x"}),  # not even installed
+        ("/api/show", {"model": CLOUD}),
+        ("/preload", {"model": CLOUD}),
+    ):
+        status, answer = await call(http, gw, path, body)
+        assert status == 403, (path, answer)
+        assert "cloud" in json.dumps(answer)
+    assert gw.sim.stats.cloud_requests == 0 and gw.sim.stats.loads == 0
+    async with http.get(gw.url + "/api/available_models", headers=gw.auth()) as resp:
+        rows = {row["name"]: row for row in (await resp.json())["models"]}
+    assert rows[CLOUD]["cloud"] is True and rows[QWEN]["cloud"] is False
+
+
+async def test_cloud_key_may_use_cloud_models_outside_the_vram_plan(make_gateway: Factory, http):
+    gw = await make_gateway(always_on_models=LLAMA)
+    created = await gw.service.create_key("cloudy", "c@example.com", cloud=True)
+    body = {"model": CLOUD, "messages": MESSAGES, "stream": False}
+    status, answer = await call(http, gw, "/api/chat", body, key=created["api_key"])
+    assert status == 200, answer
+    assert gw.sim.stats.cloud_requests == 1
+    assert set(gw.sim.resident()) == {LLAMA}  # nothing was evicted or loaded for it
+    records = await gw.service.usage_records(limit=10)
+    assert records[0]["route"] == "chat:cloud" and records[0]["model"] == CLOUD
+    async with http.patch(
+        gw.url + f"/admin/keys/{created['id']}", json={"cloud": False}, headers=gw.master
+    ) as resp:
+        assert resp.status == 200 and (await resp.json())["cloud"] is False
+
+
+# -- 5. /api/show by name ----------------------------------------------------------------------
+
+
+async def test_show_by_name_respects_the_allowlist(make_gateway: Factory, http):
+    gw = await make_gateway()
+    limited = await gw.service.create_key("limited", "l@example.com", models=LLAMA)
+    key = limited["api_key"]
+    status, _ = await call(http, gw, "/api/show", {"name": QWEN}, key=key)
+    assert status == 403
+    status, _ = await call(http, gw, "/api/show", {"model": "", "name": QWEN}, key=key)
+    assert status == 403
+    status, body = await call(http, gw, "/api/show", {"name": LLAMA}, key=key)
+    assert status == 200 and body["details"]["family"] == "llama"
+    status, _ = await call(http, gw, "/api/show", {"Name": QWEN}, key=key)
+    assert status == 400  # Go matches JSON keys case-insensitively: refused, not unchecked
+    # Ollama resolves names case-insensitively; the allowlist holds for any spelling
+    status, _ = await call(http, gw, "/api/show", {"name": QWEN.upper()}, key=key)
+    assert status == 403
+    status, _ = await call(http, gw, "/api/chat", {"model": LLAMA.upper(), "messages": MESSAGES})
+    assert status == 200
+
+
+# -- 9. smaller ------------------------------------------------------------------------------
+
+
+async def test_stream_null_streams_like_ollama(make_gateway: Factory, http):
+    gw = await make_gateway()
+    body = {"model": LLAMA, "messages": MESSAGES, "stream": None}
+    async with http.post(gw.url + "/api/chat", json=body, headers=gw.auth()) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) async for line in resp.content if line.strip()]
+    assert len(lines) == 5 and lines[-1]["done"] is True
+    record = (await gw.service.usage_records(limit=1))[0]
+    assert record["completion_tokens"] == 4

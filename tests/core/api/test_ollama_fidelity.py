@@ -171,7 +171,7 @@ async def test_an_eviction_the_gateway_did_not_make_is_reported(make_gateway: Fa
     snapshot = await gw.service.context.vram.reconcile()
     # reported; reconciled: the always-on model is back (and this too-small cap then
     # evicts QWEN, which is reported as well)
-    assert [e["model"] for e in snapshot["unexpected_evictions"]][0] == LLAMA
+    assert snapshot["unexpected_evictions"][0]["model"] == LLAMA
     assert LLAMA in gw.sim.resident()
 
 

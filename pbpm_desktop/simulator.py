@@ -452,6 +452,8 @@ class OllamaSimulator:
         self.version = version
         self.stats = SimStats()
         self.fail_next: list[tuple[int, str]] = []
+        #: messages for the next streamed answers to fail with after their first chunk
+        self.fail_in_stream: list[str] = []
         #: runner options (num_ctx, ...) of every native chat/generate request, in order
         self.options_seen: list[dict[str, Any]] = []
         self.behaviour = behaviour or SimBehaviour()
@@ -1236,6 +1238,10 @@ class OllamaSimulator:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await response.write(chunk(i))
+                if self.fail_in_stream:  # Ollama reports a late failure in the stream
+                    await response.write(self._stream_error(spec, self.fail_in_stream.pop(0)))
+                    await response.write_eof()
+                    return response
             metrics = self._metrics(spec, n, started, load_s, gen_started, loop.time())
             await response.write(finish(reason, metrics))
             await response.write_eof()
@@ -1255,6 +1261,14 @@ class OllamaSimulator:
             if record is not None:
                 self._release(record)
             self._flights.discard(flight)
+
+    @staticmethod
+    def _stream_error(spec: _Spec, message: str) -> bytes:
+        """A failure after the headers: an ``{"error": ...}`` line (or SSE event on /v1)."""
+        if spec.api.startswith("oai"):
+            error = {"message": message, "type": "api_error", "param": None, "code": None}
+            return b"data: " + _dumps({"error": error}).encode() + b"\n\n"
+        return (_dumps({"error": message}) + "\n").encode()
 
     @staticmethod
     def _metrics(
@@ -1346,6 +1360,8 @@ class OllamaSimulator:
 
             def native_finish(reason: str, metrics: dict[str, int]) -> bytes:
                 body = self._whole(spec, 0, reason, metrics)
+                if self.behaviour.spaced_json:  # an upstream whose encoder adds spaces
+                    return (json.dumps(body) + "\n").encode()
                 return (_dumps(body) + "\n").encode()
 
             return native_chunk, native_finish

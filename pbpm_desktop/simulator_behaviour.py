@@ -64,6 +64,9 @@ class SimBehaviour:
     #: a known path with a wrong method answers 405 (gin HandleMethodNotAllowed,
     #: server/routes.go:1870); off: 404 like an unknown path
     method_not_allowed: bool = True
+    #: not Ollama itself: an upstream (a proxy, another server) whose JSON has spaces,
+    #: ``"done": true`` -- the final native chunk is encoded that way
+    spaced_json: bool = False
 
 
 def cloud_base(name: str) -> str | None:

@@ -30,6 +30,7 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.num_ctx import NumCtxPolicy
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, OllamaUnreachable
+from pbpm_desktop.core.parallel import ParallelGate
 from pbpm_desktop.core.vram_errors import ModelNotInstalled, ModelTooLarge, SwapTimeout, VramError
 from pbpm_desktop.core.vram_gpu import GpuReader
 from pbpm_desktop.core.vram_scheduler import Admission, SwapScheduler, ms_since, retry_once
@@ -63,6 +64,8 @@ class VramManager:
         self.ollama_up = False
         self._ledger = Ledger(settings)
         self.num_ctx = NumCtxPolicy(ollama, settings)
+        #: OLLAMA_NUM_PARALLEL slots: requests wait here, not in Ollama, for a free one
+        self.parallel = ParallelGate(settings.num_parallel, self._publish_soon)
         self._scheduler = SwapScheduler(
             ollama,
             settings,
@@ -372,6 +375,7 @@ class VramManager:
             "resident": resident,
             "in_flight": dict(ledger.in_flight),
             "waiting": self._scheduler.waiting(),
+            "queued": self.parallel.queued(),
             "unloads_waiting": self._scheduler.unloads_waiting(),
             "budget_bytes": self.settings.vram_limit_bytes,
             "budget_limit_bytes": self.settings.vram_limit_bytes,

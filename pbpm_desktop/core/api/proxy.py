@@ -170,14 +170,21 @@ def counts_from_openai(obj: dict[str, Any]) -> tuple[int, int] | None:
 
 
 class NdjsonTracker:
-    """Watches a native NDJSON stream for token counts without decoding every line."""
+    """Watches a native NDJSON stream for token counts without decoding every line.
 
-    __slots__ = ("_tail", "chunks", "final")
+    The byte search assumes Go's compact encoding; for an upstream whose JSON has spaces
+    (`"done": true`) the last complete line is kept and decoded at the end instead. A line
+    with a top-level `"error"` is Ollama reporting a failure after the headers went out.
+    """
+
+    __slots__ = ("_last", "_tail", "chunks", "error", "final")
 
     def __init__(self) -> None:
         self._tail = b""
+        self._last = b""
         self.chunks = 0
         self.final: dict[str, Any] | None = None
+        self.error: str | None = None
 
     def feed(self, data: bytes) -> None:
         self.chunks += data.count(_NOT_DONE)
@@ -189,6 +196,21 @@ class NdjsonTracker:
         self._tail = buf[newline + 1 :] if newline + 1 < len(buf) else b""
         if buf.find(_DONE, 0, newline) >= 0:  # searched in place: no copy of every chunk
             self._parse_final(buf[:newline])
+        elif buf.find(b'"error"', 0, newline) >= 0:
+            self._parse_error(buf[:newline])
+        else:
+            previous = buf.rfind(b"\n", 0, newline)
+            self._last = buf[previous + 1 : newline]
+
+    def _parse_error(self, lines: bytes) -> None:
+        for line in lines.split(b"\n"):
+            if b'"error"' in line:
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and "error" in obj:
+                    self.error = str(obj["error"])
 
     def _parse_final(self, lines: bytes) -> None:
         for line in lines.split(b"\n"):
@@ -201,6 +223,15 @@ class NdjsonTracker:
     def counts(self) -> tuple[int, int]:
         if self.final is None and _DONE in self._tail:  # stream ended without a newline
             self._parse_final(self._tail)
+        if self.final is None:  # maybe JSON with spaces: decode the last line
+            for line in (self._tail, self._last):
+                try:
+                    obj = json.loads(line) if line.strip() else None
+                except ValueError:
+                    obj = None
+                if isinstance(obj, dict) and obj.get("done") is True:
+                    self.final = obj
+                    break
         if self.final is not None:
             return counts_from_native(self.final)
         return 0, self.chunks
@@ -212,10 +243,11 @@ class SseTracker:
     Complete events are forwarded at once; only an event split across reads waits for its end.
     """
 
-    __slots__ = ("_buf", "chunks", "keep_usage", "usage")
+    __slots__ = ("_buf", "chunks", "error", "keep_usage", "usage")
 
     def __init__(self, keep_usage: bool) -> None:
         self._buf = b""
+        self.error: str | None = None
         self.keep_usage = keep_usage
         self.usage: tuple[int, int] | None = None
         self.chunks = 0
@@ -228,6 +260,8 @@ class SseTracker:
             return b""
         end = cut + 2
         ready, self._buf = (buf, b"") if end == len(buf) else (buf[:end], buf[end:])
+        if b'data: {"error"' in ready:  # Ollama's late failure, after the headers
+            self.error = "upstream error in stream"
         if b'"usage"' not in ready:
             self.chunks += ready.count(b'"delta"')
             return ready
@@ -240,9 +274,15 @@ class SseTracker:
                     obj = {}
                 counts = counts_from_openai(obj)
                 if counts is not None:
-                    self.usage = counts
-                    if not obj.get("choices") and not self.keep_usage:
-                        continue
+                    # /v1/completions with usage forced puts a zero usage on every chunk
+                    # before the real one: only a usage-only event (or a non-zero one) counts
+                    if not obj.get("choices") or any(counts):
+                        self.usage = counts
+                    if not self.keep_usage:
+                        if not obj.get("choices"):
+                            continue
+                        del obj["usage"]  # the client did not ask for usage
+                        event = b"data: " + _compact(obj).encode()
             self.chunks += event.count(b'"delta"')
             out.append(event + b"\n\n")
         return b"".join(out)
@@ -298,9 +338,14 @@ async def forward_model_request(
         ctx.policy.stream_started(key.id)
         try:
             async with ctx.vram.use(resolved):
-                return await _relay(
-                    request, ctx, exchange, upstream_path, data, streaming, openai, keep_usage
-                )
+                if cloud:
+                    return await _relay(
+                        request, ctx, exchange, upstream_path, data, streaming, openai, keep_usage
+                    )
+                async with ctx.vram.parallel.slot(resolved):  # NUM_PARALLEL: see core/parallel
+                    return await _relay(
+                        request, ctx, exchange, upstream_path, data, streaming, openai, keep_usage
+                    )
         finally:
             ctx.policy.stream_ended(key.id)
 
@@ -358,6 +403,8 @@ async def _relay_ndjson(
         exchange.status = "upstream_error"
         await write(_in_stream_error(request.path, exc.message, False))
     finally:
+        if tracker.error is not None:  # Ollama's own in-stream {"error": ...} line
+            exchange.status = "upstream_error"
         exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
 
 
@@ -382,6 +429,8 @@ async def _relay_sse(
         exchange.status = "upstream_error"
         await response.write(_in_stream_error(request.path, exc.message, True))
     finally:
+        if tracker.error is not None:
+            exchange.status = "upstream_error"
         exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
 
 

@@ -249,3 +249,78 @@ async def test_stream_null_streams_like_ollama(make_gateway: Factory, http):
     assert len(lines) == 5 and lines[-1]["done"] is True
     record = (await gw.service.usage_records(limit=1))[0]
     assert record["completion_tokens"] == 4
+
+
+# -- 8. NUM_PARALLEL -------------------------------------------------------------------------
+
+
+async def test_time_queued_for_a_busy_model_is_not_a_first_byte_timeout(
+    make_gateway: Factory, http
+):
+    # Ollama serves one request per model at a time (OLLAMA_NUM_PARALLEL=1); each answer
+    # takes ~0.5 s, longer than the first-byte deadline
+    gw = await make_gateway(SimBehaviour(num_parallel=1), first_byte_timeout_s=0.3)
+    gw.sim.token_delay = 0.05
+    gw.sim.response_tokens = 10
+    await call(http, gw, "/preload", {"model": QWEN})
+    queued_seen: list[dict[str, int]] = []
+
+    async def one() -> tuple[int, int]:
+        body = {"model": QWEN, "messages": MESSAGES}
+        async with http.post(gw.url + "/api/chat", json=body, headers=gw.auth()) as resp:
+            queued_seen.append(gw.service.vram_snapshot()["queued"])
+            lines = [line async for line in resp.content if line.strip()]
+            return resp.status, len(lines)
+
+    results = await asyncio.gather(one(), one(), one())
+    assert results == [(200, 11)] * 3
+    assert gw.sim.stats.max_queued.get(QWEN, 0) == 0  # they waited in the gateway, not Ollama
+    assert any(q.get(QWEN) for q in queued_seen)  # and the dashboard saw them queued
+
+
+async def test_v1_completions_stream_without_usage_asked_has_no_usage_and_counts_right(
+    make_gateway: Factory, http
+):
+    gw = await make_gateway()
+    body = {"model": LLAMA, "prompt": "one two three", "stream": True}
+    async with http.post(gw.url + "/v1/completions", json=body, headers=gw.auth()) as resp:
+        assert resp.status == 200
+        raw = (await resp.read()).decode()
+    events = [e[6:] for e in raw.split("\n\n") if e.startswith("data: {")]
+    assert events and all("usage" not in json.loads(e) for e in events)
+    record = (await gw.service.usage_records(limit=1))[0]
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (7, 4)
+
+
+async def test_openai_errors_carry_code_null(make_gateway: Factory, http):
+    gw = await make_gateway()
+    status, body = await call(http, gw, "/v1/chat/completions", {"model": "nope", "messages": []})
+    assert status in (400, 404) and body["error"]["code"] is None
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/v1/chat/completions"])
+async def test_in_stream_error_is_an_upstream_error_in_the_audit(
+    make_gateway: Factory, http, path: str
+):
+    gw = await make_gateway()
+    gw.sim.fail_in_stream.append("CUDA error: out of memory")
+    body = {"model": LLAMA, "messages": MESSAGES, "stream": True}
+    async with http.post(gw.url + path, json=body, headers=gw.auth()) as resp:
+        assert resp.status == 200
+        assert "out of memory" in (await resp.read()).decode()
+    record = (await gw.service.usage_records(limit=1))[0]
+    assert record["status"] == "upstream_error"
+
+
+async def test_token_counts_survive_an_upstream_whose_json_has_spaces(make_gateway: Factory, http):
+    gw = await make_gateway(SimBehaviour(spaced_json=True))
+    body = {"model": LLAMA, "messages": MESSAGES}
+    async with http.post(gw.url + "/api/chat", json=body, headers=gw.auth()) as resp:
+        final = [json.loads(line) async for line in resp.content if line.strip()][-1]
+    assert final["done"] is True
+    record = (await gw.service.usage_records(limit=1))[0]
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (
+        final["prompt_eval_count"],
+        final["eval_count"],
+    )
+    assert record["prompt_tokens"] > 0

@@ -42,6 +42,7 @@ ENV_NAMES: dict[str, str] = {
     "MAX_LOADED_MODELS": "max_loaded_models",
     "MODEL_NUM_CTX": "model_num_ctx",
     "NUM_PARALLEL": "num_parallel",
+    "MEMORY_SETTLE_S": "memory_settle_s",
 }
 
 #: Ollama's own variables that set a gateway default when the gateway's is unset: the
@@ -99,6 +100,8 @@ class Settings:
     model_num_ctx: str = ""
     #: Ollama's OLLAMA_NUM_PARALLEL (default 1): requests one model serves at once
     num_parallel: int = 1
+    #: without NVML, how long to let GPU free memory settle after an unload (core/vram_settle)
+    memory_settle_s: float = 1.5
     start_minimized: bool = False
     start_at_login: bool = False
 

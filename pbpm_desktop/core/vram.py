@@ -34,6 +34,7 @@ from pbpm_desktop.core.parallel import ParallelGate
 from pbpm_desktop.core.vram_errors import ModelNotInstalled, ModelTooLarge, SwapTimeout, VramError
 from pbpm_desktop.core.vram_gpu import GpuReader
 from pbpm_desktop.core.vram_scheduler import Admission, SwapScheduler, ms_since, retry_once
+from pbpm_desktop.core.vram_settle import MemorySettler
 from pbpm_desktop.core.vram_state import ALWAYS_ON, ON_DEMAND, Ledger, gb, is_cloud_entry
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class VramManager:
             ollama_ok=lambda: self._set_up(True),
         )
         self._gpu = GpuReader()
+        self._scheduler.settler = MemorySettler(self._gpu, settings.memory_settle_s)
         self._tags_lock = asyncio.Lock()
         self._tags_at = float("-inf")
         self._reconcile_task: asyncio.Task[None] | None = None

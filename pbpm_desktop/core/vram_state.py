@@ -258,6 +258,7 @@ class Ledger:
                 ours = name == loading or name in self.always_on or name in self.in_flight
                 self.resident[name] = Resident(name, size, size_vram, expires_at, not ours)
                 self.resident[name].context_length = context_length
+                _warn_partial(name, size, size_vram)
                 self.last_used.setdefault(name, now)
                 if not ours:
                     self.last_used[name] = now
@@ -266,6 +267,7 @@ class Ledger:
                 continue
             if (resident.size, resident.size_vram, resident.listed) != (size, size_vram, True):
                 changed = True
+                _warn_partial(name, size, size_vram)
             resident.size, resident.size_vram, resident.listed = size, size_vram, True
             resident.expires_at = expires_at
             resident.context_length = context_length
@@ -292,6 +294,17 @@ class Ledger:
             self.expected_gone.discard(name)
             changed = True
         return changed
+
+
+def _warn_partial(name: str, size: int, size_vram: int) -> None:
+    if 0 < size_vram < size:
+        log.warning(
+            "%s is partly on the CPU (%s of %s in VRAM), so it runs slowly: Ollama found too "
+            "little free GPU memory; lower VRAM_LIMIT_GB or MODEL_NUM_CTX, or unload others",
+            name,
+            gb(size_vram),
+            gb(size),
+        )
 
 
 def _expired(expires_at: str | None) -> bool:

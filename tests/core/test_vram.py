@@ -62,6 +62,7 @@ def vram_settings(url: str, **overrides: Any) -> Settings:
         "heavy_keep_alive": "30m",
         "reconcile_interval_s": 30,
         "swap_timeout_s": 5,
+        "memory_settle_s": 0,  # the simulator's memory lag is off unless a test turns it on
     }
     base.update(overrides)
     return Settings().with_overrides(**base)

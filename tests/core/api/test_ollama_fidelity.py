@@ -324,3 +324,27 @@ async def test_token_counts_survive_an_upstream_whose_json_has_spaces(make_gatew
         final["eval_count"],
     )
     assert record["prompt_tokens"] > 0
+
+
+# -- 6. memory-settle lag -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settle_s", [0.0, 0.4])
+async def test_swaps_wait_for_memory_to_settle(make_gateway: Factory, http, settle_s: float):
+    """Ollama's free-memory reading lags 0.2 s after an unload in this simulator. A gateway
+    that loads at once makes Ollama evict the idle always-on model to fit the new one; one
+    that waits (MEMORY_SETTLE_S, no NVML here) causes no eviction and no partial offload."""
+    gw = await make_gateway(
+        SimBehaviour(memory_settle_s=0.2),
+        always_on_models=LLAMA,
+        vram_limit_gb=16,
+        memory_settle_s=settle_s,
+    )
+    gw.sim.vram_capacity = 11 * GB  # LLAMA 2 + CODER 8 fit; CODER 8 + QWEN 5 only with room
+    for model in (CODER, QWEN, CODER):
+        status, body = await call(http, gw, "/api/generate", {"model": model, "prompt": "x"})
+        assert status == 200, body
+    if settle_s:
+        assert gw.sim.stats.evictions == [] and gw.sim.stats.partial_offloads == []
+    else:  # the behaviour this guards against really happens without the wait
+        assert LLAMA in gw.sim.stats.evictions or gw.sim.stats.partial_offloads

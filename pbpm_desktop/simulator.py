@@ -950,6 +950,7 @@ class OllamaSimulator:
                     "general.quantization_version": 2,
                     f"{arch}.context_length": 2048 if model.embedding else 131072,
                     f"{arch}.embedding_length": 768 if model.embedding else 3072,
+                    **self._kv_info(arch, model),
                 },
                 "capabilities": model.capabilities(),
                 "modified_at": _MODIFIED_AT,
@@ -960,6 +961,21 @@ class OllamaSimulator:
                 ),
             },
         )
+
+    @staticmethod
+    def _kv_info(arch: str, model: SimModel) -> dict[str, int]:
+        """model_info fields from which the KV cache size follows (32 layers, 128-wide heads):
+        ``block_count * head_count_kv * (key_length + value_length) * 2`` bytes per token."""
+        kv_heads = model.kv_bytes_per_token // (32 * 256 * 2)
+        if kv_heads <= 0:
+            return {}
+        return {
+            f"{arch}.block_count": 32,
+            f"{arch}.attention.head_count": kv_heads * 4,
+            f"{arch}.attention.head_count_kv": kv_heads,
+            f"{arch}.attention.key_length": 128,
+            f"{arch}.attention.value_length": 128,
+        }
 
     async def _handle_v1_models(self, request: web.Request) -> web.Response:
         created = int(datetime.fromisoformat(_MODIFIED_AT).timestamp())

@@ -28,13 +28,14 @@ from typing import Any
 from pbpm_desktop.config import Settings
 from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.events import EventBus
-from pbpm_desktop.core.num_ctx import NumCtxPolicy
+from pbpm_desktop.core.num_ctx import NumCtxPolicy, modelfile_num_ctx
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, OllamaUnreachable
 from pbpm_desktop.core.parallel import ParallelGate
 from pbpm_desktop.core.vram_errors import ModelNotInstalled, ModelTooLarge, SwapTimeout, VramError
 from pbpm_desktop.core.vram_gpu import GpuReader
 from pbpm_desktop.core.vram_scheduler import Admission, SwapScheduler, ms_since, retry_once
 from pbpm_desktop.core.vram_settle import MemorySettler
+from pbpm_desktop.core.vram_sizes import DEFAULT_NUM_CTX, SizeBook, kv_cache_bytes
 from pbpm_desktop.core.vram_state import ALWAYS_ON, ON_DEMAND, Ledger, gb, is_cloud_entry
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class VramManager:
         self.settings = settings
         self.events = events
         self.ollama_up = False
-        self._ledger = Ledger(settings)
+        self._ledger = Ledger(settings, SizeBook(settings.data_dir / "model_sizes.json"))
         self.num_ctx = NumCtxPolicy(ollama, settings)
         #: OLLAMA_NUM_PARALLEL slots: requests wait here, not in Ollama, for a free one
         self.parallel = ParallelGate(settings.num_parallel, self._publish_soon)
@@ -252,6 +253,7 @@ class VramManager:
         if self.category(name) == ALWAYS_ON:
             self._scheduler.acquire(name)
             return name, Admission()
+        await self._estimate_size(name)
         reason = self._ledger.never_fits_reason(name)
         if reason is not None:
             raise ModelTooLarge(reason)
@@ -259,6 +261,23 @@ class VramManager:
             self._scheduler.acquire(name)
             return name, Admission()
         return name, await self._scheduler.wait("use", name)
+
+    async def _estimate_size(self, name: str) -> None:
+        """Budget a never-seen model by file size plus its KV cache (see core/vram_sizes)."""
+        ledger = self._ledger
+        if ledger.size_known(name):
+            return
+        try:
+            show = await self.ollama.call("POST", "/api/show", {"model": name}, timeout=30)
+        except OllamaError:
+            return  # the file size it is, this time
+        info = show.get("model_info") or {}
+        num_ctx = modelfile_num_ctx(show) or self.num_ctx.planned(name) or DEFAULT_NUM_CTX
+        train = info.get(f"{info.get('general.architecture')}.context_length")
+        if isinstance(train, int) and train > 0:
+            num_ctx = min(num_ctx, train)  # Ollama caps it the same way (sched.go:161)
+        file_size = int(ledger.installed.get(name, {}).get("size") or 0)
+        ledger.sizes.estimates[name] = file_size + kv_cache_bytes(info, num_ctx)
 
     # -- reconcile ------------------------------------------------------------------------
 

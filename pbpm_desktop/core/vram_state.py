@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pbpm_desktop.config import Settings
+from pbpm_desktop.core.vram_sizes import SizeBook
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,10 @@ class Ledger:
     resident, and the sum stays within `VRAM_LIMIT_GB`.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sizes: SizeBook | None = None) -> None:
         self.settings = settings
+        #: real sizes remembered across restarts, and estimates for never-seen models
+        self.sizes = sizes or SizeBook(None)
         self.installed: dict[str, dict[str, Any]] = {}
         #: canonical installed names of the configured always-on models
         self.always_on: frozenset[str] = frozenset()
@@ -139,7 +142,22 @@ class Ledger:
             return resident.size
         if name in self._real_sizes:
             return self._real_sizes[name]
+        remembered = self.sizes.real(name, self.installed.get(name, {}).get("digest"))
+        if remembered is not None:
+            return remembered
+        if name in self.sizes.estimates:
+            return self.sizes.estimates[name]
         return int(self.installed.get(name, {}).get("size") or 0)
+
+    def size_known(self, name: str) -> bool:
+        """Whether size_of(name) is more than the file size (seen, remembered or estimated)."""
+        digest = self.installed.get(name, {}).get("digest")
+        return (
+            name in self.resident
+            or name in self._real_sizes
+            or name in self.sizes.estimates
+            or self.sizes.real(name, digest) is not None
+        )
 
     def always_on_bytes(self, exclude: str | None = None) -> int:
         return sum(self.size_of(name) for name in self.always_on if name != exclude)
@@ -253,6 +271,8 @@ class Ledger:
             context_length = entry.get("context_length")
             if size > 0:
                 self._real_sizes[name] = size
+                digest = self.installed.get(name, {}).get("digest") or entry.get("digest")
+                self.sizes.remember(name, digest, size)
             resident = self.resident.get(name)
             if resident is None:
                 ours = name == loading or name in self.always_on or name in self.in_flight

@@ -29,7 +29,7 @@ Factory = Callable[..., Awaitable[Gateway]]
 def fidelity_models() -> list[SimModel]:
     return [
         SimModel(LLAMA, 2 * GB),
-        SimModel(QWEN, 5 * GB, family="qwen2", num_ctx=8192, kv_bytes_per_token=1024),
+        SimModel(QWEN, 5 * GB, family="qwen2", num_ctx=8192, kv_bytes_per_token=65536),
         SimModel(CODER, 8 * GB, family="qwen2"),
         SimModel("tiny:1b", GB),
         SimModel(CLOUD, 384, remote_host="https://ollama.com:443"),
@@ -245,6 +245,9 @@ async def test_stream_null_streams_like_ollama(make_gateway: Factory, http):
     async with http.post(gw.url + "/api/chat", json=body, headers=gw.auth()) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("application/x-ndjson")
+        # relayed as a stream, not buffered into one body
+        assert resp.headers.get("Transfer-Encoding") == "chunked"
+        assert "Content-Length" not in resp.headers
         lines = [json.loads(line) async for line in resp.content if line.strip()]
     assert len(lines) == 5 and lines[-1]["done"] is True
     record = (await gw.service.usage_records(limit=1))[0]
@@ -348,3 +351,29 @@ async def test_swaps_wait_for_memory_to_settle(make_gateway: Factory, http, sett
         assert gw.sim.stats.evictions == [] and gw.sim.stats.partial_offloads == []
     else:  # the behaviour this guards against really happens without the wait
         assert LLAMA in gw.sim.stats.evictions or gw.sim.stats.partial_offloads
+
+
+# -- 7. first-load size -------------------------------------------------------------------------
+
+QWEN_REAL = 5 * GB + 65536 * 8192  # weights + KV cache at its Modelfile's 8192 tokens
+
+
+async def test_first_load_is_budgeted_with_its_kv_cache(make_gateway: Factory, http):
+    # by file size CODER (8) + QWEN (5) fit in 13.3 GB; loaded, QWEN takes 5.5
+    gw = await make_gateway(max_heavy_models=2, vram_limit_gb=13.3)
+    for model in (CODER, QWEN):
+        status, body = await call(http, gw, "/api/generate", {"model": model, "prompt": "x"})
+        assert status == 200, body
+    assert gw.sim.resident()[QWEN].size == QWEN_REAL
+    assert CODER not in gw.sim.resident()  # made room before loading, not after
+    assert gw.sim.stats.max_resident_bytes <= 13.3 * GB
+
+
+async def test_real_size_is_remembered_across_restarts(make_gateway: Factory, http):
+    gw = await make_gateway()
+    status, _ = await call(http, gw, "/preload", {"model": QWEN})
+    assert status == 200
+    later = await make_gateway()  # same data directory, a fresh Ollama with nothing loaded
+    async with http.get(later.url + "/api/available_models", headers=later.auth()) as resp:
+        rows = {row["name"]: row for row in (await resp.json())["models"]}
+    assert rows[QWEN]["size"] == QWEN_REAL and rows[QWEN]["loaded"] is False

@@ -30,7 +30,7 @@ import math
 import random
 import struct
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +56,7 @@ __all__ = [
     "SimulatorError",
     "count_prompt_tokens",
     "default_models",
+    "demo_models",
     "main",
     "parse_keep_alive",
 ]
@@ -173,6 +174,21 @@ def default_models() -> list[SimModel]:
         SimModel("llama3.3:70b", 42_520_413_916, "llama", "70.6B", "Q4_K_M"),
         SimModel("nomic-embed-text:latest", 274_302_450, "nomic-bert", "137M", "F16", True),
     ]
+
+
+#: f16 KV-cache bytes per token of the demo models (layers x KV heads x 2 x head size x 2)
+_DEMO_KV = {
+    "llama3.2:3b": 28 * 8 * 2 * 128 * 2,
+    "qwen2.5:7b": 28 * 4 * 2 * 128 * 2,
+    "qwen2.5-coder:32b": 64 * 8 * 2 * 128 * 2,
+    "llama3.3:70b": 80 * 8 * 2 * 128 * 2,
+}
+
+
+def demo_models() -> list[SimModel]:
+    """`default_models` as Ollama would load them (KV cache included), plus a cloud stub."""
+    models = [replace(m, kv_bytes_per_token=_DEMO_KV.get(m.name, 0)) for m in default_models()]
+    return [*models, SimModel("gpt-oss:120b-cloud", 384, remote_host="https://ollama.com:443")]
 
 
 @dataclass
@@ -964,13 +980,14 @@ class OllamaSimulator:
 
     @staticmethod
     def _kv_info(arch: str, model: SimModel) -> dict[str, int]:
-        """model_info fields from which the KV cache size follows (32 layers, 128-wide heads):
+        """model_info fields from which the KV cache size follows (128-wide heads):
         ``block_count * head_count_kv * (key_length + value_length) * 2`` bytes per token."""
-        kv_heads = model.kv_bytes_per_token // (32 * 256 * 2)
-        if kv_heads <= 0:
+        per_layer_head = model.kv_bytes_per_token // (256 * 2)
+        if per_layer_head <= 0:
             return {}
+        kv_heads = next(h for h in (8, 4, 2, 1) if per_layer_head % h == 0)
         return {
-            f"{arch}.block_count": 32,
+            f"{arch}.block_count": per_layer_head // kv_heads,
             f"{arch}.attention.head_count": kv_heads * 4,
             f"{arch}.attention.head_count_kv": kv_heads,
             f"{arch}.attention.key_length": 128,
@@ -1546,6 +1563,12 @@ async def _serve_forever(args: argparse.Namespace) -> None:
         load_delay=args.load_delay,
         unload_delay=args.unload_delay,
         response_tokens=args.response_tokens,
+        behaviour=SimBehaviour(
+            max_loaded=args.max_loaded or None,
+            num_parallel=args.num_parallel or None,
+            memory_settle_s=args.memory_settle,
+            no_cloud=args.no_cloud,
+        ),
     )
     url = await sim.start(args.host, args.port)
     print(url, flush=True)
@@ -1567,6 +1590,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unload-delay", type=float, default=0.05, help="seconds per unload")
     parser.add_argument("--response-tokens", type=int, default=40, help="tokens per answer")
     parser.add_argument("--vram-gb", type=float, default=None, help="VRAM capacity (GiB)")
+    parser.add_argument("--max-loaded", type=int, default=3, help="OLLAMA_MAX_LOADED_MODELS; 0=off")
+    parser.add_argument("--num-parallel", type=int, default=1, help="OLLAMA_NUM_PARALLEL; 0=off")
+    parser.add_argument("--memory-settle", type=float, default=0.0, help="free-memory lag (s)")
+    parser.add_argument("--no-cloud", action="store_true", help="OLLAMA_NO_CLOUD")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(args))

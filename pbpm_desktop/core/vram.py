@@ -207,7 +207,11 @@ class VramManager:
         category = self.category(name)
         started = time.monotonic()
         if self.is_cloud(name):
-            raise VramError(f"model '{name}' is an Ollama cloud model: it is not loaded locally")
+            raise VramError(
+                f"model '{name}' is an Ollama cloud model: it runs on ollama.com and is never "
+                "loaded locally, so there is nothing to preload",
+                status=400,
+            )
         if category == ALWAYS_ON:
             async with self._scheduler.lock:
                 await self._scheduler.load(name)

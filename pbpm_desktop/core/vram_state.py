@@ -126,6 +126,8 @@ class Ledger:
             canonical = self.canonical(configured)
             if canonical is None:
                 missing.append(configured)
+            elif canonical in cloud:
+                log.warning("ALWAYS_ON_MODELS: %s is a cloud model, not loaded", canonical)
             else:
                 always_on.add(canonical)
         newly_missing = [name for name in missing if name not in self.missing_always_on]

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from pbpm_desktop.simulator import OllamaSimulator, SimModel
 from pbpm_desktop.simulator_behaviour import cloud_base
-from tests.test_simulator import eventually
+from tests.test_simulator import eventually, post
 
 GB = 1024**3
 A, B, C, D = "a:1b", "b:1b", "c:1b", "d:1b"
@@ -32,21 +30,6 @@ async def sim() -> AsyncIterator[OllamaSimulator]:
     await simulator.start()
     yield simulator
     await simulator.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-async def post(http: aiohttp.ClientSession, url: str, body: Any) -> tuple[int, Any]:
-    async with http.post(url, json=body) as resp:
-        text = await resp.text()
-        try:
-            return resp.status, json.loads(text)
-        except ValueError:
-            return resp.status, text
 
 
 def gen(model: str, **extra: Any) -> dict[str, Any]:

@@ -212,6 +212,10 @@ async def test_cloud_key_may_use_cloud_models_outside_the_vram_plan(make_gateway
         gw.url + f"/admin/keys/{created['id']}", json={"cloud": False}, headers=gw.master
     ) as resp:
         assert resp.status == 200 and (await resp.json())["cloud"] is False
+    async with http.post(
+        gw.url + "/admin/create_key", json={"name": "x", "cloud": "maybe"}, headers=gw.master
+    ) as resp:
+        assert resp.status == 400 and "'cloud' must be true or false" in await resp.text()
 
 
 # -- 5. /api/show by name ----------------------------------------------------------------------

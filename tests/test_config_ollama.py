@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,16 @@ async def test_serve_refuses_a_keep_alive_ollama_would_reject_in_one_line(tmp_pa
     assert code != 0 and "Traceback" not in out
     lines = [line for line in out.splitlines() if line.strip()]
     assert len(lines) == 1 and "HEAVY_KEEP_ALIVE" in lines[0]
+
+
+async def test_cli_creates_a_key_that_may_use_cloud_models(tmp_path: Path) -> None:
+    code, out = await run_cli(tmp_path, "keys", "create", "--name", "C", "--cloud", "--json")
+    assert code == 0, out
+    assert first_json(out)["cloud"] is True
+    code, out = await run_cli(tmp_path, "keys", "create", "--name", "D", "--json")
+    assert code == 0 and first_json(out)["cloud"] is False
+
+
+def first_json(out: str) -> dict:
+    """The JSON object the command printed (stderr notes may follow it)."""
+    return json.JSONDecoder().raw_decode(out[out.index("{") :])[0]

@@ -656,7 +656,8 @@ class OllamaSimulator:
         loop = asyncio.get_running_loop()
         started = loop.time()
         name = model.name
-        want = runner if runner is not None else self._runner_for(model, {}, None)
+        # no runner key (a route without options, e.g. one added by another module): defaults
+        want = runner or self._runner_for(model, {}, None)
         while True:
             record = self._resident.get(name)
             if record is not None:

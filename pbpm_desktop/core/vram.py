@@ -101,6 +101,15 @@ class VramManager:
                 self.ollama.base_url,
                 self.settings.reconcile_interval_s,
             )
+        pinned = len(self._ledger.always_on)
+        if pinned >= self.settings.max_loaded_models:
+            log.warning(
+                "%d always-on models leave no room under MAX_LOADED_MODELS=%d (Ollama's "
+                "OLLAMA_MAX_LOADED_MODELS): on-demand models cannot load; raise both or shorten "
+                "ALWAYS_ON_MODELS",
+                pinned,
+                self.settings.max_loaded_models,
+            )
         self._scheduler.start()
         if self._reconcile_task is None or self._reconcile_task.done():
             self._reconcile_task = asyncio.create_task(

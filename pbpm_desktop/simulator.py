@@ -7,6 +7,13 @@ streaming, status codes and ``{"error": ...}`` bodies, model loading and ``keep_
 semantics -- and adds counters (:class:`SimStats`) that let tests prove properties of the
 gateway, e.g. that it never overfills VRAM or never unloads a model that is still generating.
 
+Ollama's scheduler behaviours that a gateway must cope with -- Go ``keep_alive`` parsing,
+reloads on runner options through one serialized load queue, the max-loaded cap with Ollama's
+eviction order, KV-cache-dependent sizes, ``NUM_PARALLEL`` queueing with late headers, the
+free-memory lag after an unload, cloud stubs, case-insensitive names, 405s -- are each behind a
+switch of :class:`SimBehaviour` (``sim.behaviour``; see ``simulator_behaviour.py``), on by
+default where Ollama has them on.
+
 Deliberate differences from a real Ollama (all documented where they live):
 
 * With ``vram_capacity`` set, a load that does not fit is *refused* (HTTP 500) instead of
@@ -1036,6 +1043,10 @@ class OllamaSimulator:
             if "vram_capacity" in body:
                 cap = body["vram_capacity"]
                 self.vram_capacity = None if cap is None else int(cap)
+            for key, value in (body.get("behaviour") or {}).items():
+                if not hasattr(self.behaviour, key):
+                    raise ValueError(f"unknown behaviour {key!r}")
+                setattr(self.behaviour, key, value)
         except (TypeError, ValueError) as exc:
             return _error(400, str(exc))
         return _json(
@@ -1046,6 +1057,7 @@ class OllamaSimulator:
                 "unload_delay": self.unload_delay,
                 "response_tokens": self.response_tokens,
                 "vram_capacity": self.vram_capacity,
+                "behaviour": asdict(self.behaviour),
             },
         )
 

@@ -174,3 +174,11 @@ async def test_keep_alive_strings_follow_go(sim: OllamaSimulator, http) -> None:
     assert (await post(http, sim.url + "/api/generate", {"model": B, "keep_alive": 1800}))[0] == 200
     sim.behaviour.strict_keep_alive = False
     assert (await post(http, sim.url + "/api/generate", {"model": B, "keep_alive": "-1"}))[0] == 200
+
+
+async def test_behaviour_switches_over_http(sim: OllamaSimulator, http) -> None:
+    status, cfg = await post(http, sim.url + "/_sim/config", {"behaviour": {"num_parallel": 4}})
+    assert status == 200 and cfg["behaviour"]["num_parallel"] == 4
+    assert sim.behaviour.num_parallel == 4
+    status, body = await post(http, sim.url + "/_sim/config", {"behaviour": {"nope": 1}})
+    assert status == 400 and "unknown behaviour" in body["error"]

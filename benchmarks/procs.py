@@ -121,6 +121,9 @@ def start_simulator(workdir: Path, *, src: Path = REPO_ROOT, timeout: float = 20
         "0",
         "--unload-delay",
         "0",
+        # the benchmarks measure the gateway's own cost: no OLLAMA_NUM_PARALLEL queue upstream
+        "--num-parallel",
+        "0",
     ]
     return spawn("simulator", args, workdir, child_env({}, src), b"http://", timeout)
 
@@ -149,6 +152,7 @@ def start_gateway(
             "PBPM_CONFIG_FILE": str(workdir / "no-config.toml"),
             "ALWAYS_ON_MODELS": model,
             "PBPM_ACCESS_LOG": "0",
+            "NUM_PARALLEL": "1024",  # matches the simulator's unlimited --num-parallel 0
         },
         src,
     )

@@ -121,11 +121,11 @@ def start_simulator(workdir: Path, *, src: Path = REPO_ROOT, timeout: float = 20
         "0",
         "--unload-delay",
         "0",
-        # the benchmarks measure the gateway's own cost: no OLLAMA_NUM_PARALLEL queue upstream
-        "--num-parallel",
-        "0",
     ]
-    return spawn("simulator", args, workdir, child_env({}, src), b"http://", timeout)
+    # the benchmarks measure the gateway's own cost: no OLLAMA_NUM_PARALLEL queue upstream (an
+    # environment variable, which simulators of older trees (--src) simply ignore)
+    env = child_env({"PBPM_SIM_NUM_PARALLEL": "0"}, src)
+    return spawn("simulator", args, workdir, env, b"http://", timeout)
 
 
 def start_gateway(

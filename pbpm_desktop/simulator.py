@@ -34,8 +34,10 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import random
 import struct
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -477,8 +479,9 @@ class OllamaSimulator:
         self.fail_next: list[tuple[int, str]] = []
         #: messages for the next streamed answers to fail with after their first chunk
         self.fail_in_stream: list[str] = []
-        #: runner options (num_ctx, ...) of every native chat/generate request, in order
-        self.options_seen: list[dict[str, Any]] = []
+        #: runner options (num_ctx, ...) of the latest native chat/generate requests, in order
+        #: (bounded: the demo and benchmarks run for hours)
+        self.options_seen: deque[dict[str, Any]] = deque(maxlen=1000)
         self.behaviour = behaviour or SimBehaviour()
         self._resident: dict[str, ResidentModel] = {}
         self._load_lock = asyncio.Lock()
@@ -1604,7 +1607,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--response-tokens", type=int, default=40, help="tokens per answer")
     parser.add_argument("--vram-gb", type=float, default=None, help="VRAM capacity (GiB)")
     parser.add_argument("--max-loaded", type=int, default=3, help="OLLAMA_MAX_LOADED_MODELS; 0=off")
-    parser.add_argument("--num-parallel", type=int, default=1, help="OLLAMA_NUM_PARALLEL; 0=off")
+    parser.add_argument(
+        "--num-parallel",
+        type=int,
+        default=int(os.environ.get("PBPM_SIM_NUM_PARALLEL") or 1),
+        help="OLLAMA_NUM_PARALLEL; 0=off (default: $PBPM_SIM_NUM_PARALLEL, else 1)",
+    )
     parser.add_argument("--memory-settle", type=float, default=0.0, help="free-memory lag (s)")
     parser.add_argument("--no-cloud", action="store_true", help="OLLAMA_NO_CLOUD")
     args = parser.parse_args(argv)

@@ -19,7 +19,9 @@ __all__ = [
     "runner_key",
 ]
 
-#: `api.Runner` fields (ollama api/types.go:588-596): a change makes Ollama reload the model
+#: `api.Runner` fields (ollama api/types.go:588-596): a change makes Ollama reload the model.
+#: Deliberately not shared with core/rewrite.RUNNER_OPTIONS: this is Ollama's list, that one is
+#: what the gateway defends against; one constant for both would hide a gap between them.
 RUNNER_OPTIONS = (
     "num_ctx",
     "num_batch",

@@ -122,7 +122,10 @@ def start_simulator(workdir: Path, *, src: Path = REPO_ROOT, timeout: float = 20
         "--unload-delay",
         "0",
     ]
-    return spawn("simulator", args, workdir, child_env({}, src), b"http://", timeout)
+    # the benchmarks measure the gateway's own cost: no OLLAMA_NUM_PARALLEL queue upstream (an
+    # environment variable, which simulators of older trees (--src) simply ignore)
+    env = child_env({"PBPM_SIM_NUM_PARALLEL": "0"}, src)
+    return spawn("simulator", args, workdir, env, b"http://", timeout)
 
 
 def start_gateway(
@@ -149,6 +152,7 @@ def start_gateway(
             "PBPM_CONFIG_FILE": str(workdir / "no-config.toml"),
             "ALWAYS_ON_MODELS": model,
             "PBPM_ACCESS_LOG": "0",
+            "NUM_PARALLEL": "1024",  # matches the simulator's unlimited --num-parallel 0
         },
         src,
     )

@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--rpm", type=int, help="requests per minute")
     create.add_argument("--tokens-per-day", type=int)
     create.add_argument("--max-streams", type=int, help="concurrent requests")
+    create.add_argument(
+        "--cloud",
+        action="store_true",
+        default=None,
+        help="may use Ollama cloud models (they run on the owner's ollama.com account)",
+    )
     create.add_argument("--json", action="store_true")
     listing = keys.add_parser("list", help="list keys (no secrets)")
     listing.add_argument("--json", action="store_true")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from pbpm_desktop.core.goduration import keep_alive_for_ollama
 
 APP_NAME = "pbpm-desktop"
 
@@ -44,6 +46,17 @@ ENV_NAMES: dict[str, str] = {
     "REQUEST_BODY_TIMEOUT_S": "request_body_timeout_s",
     "CLIENT_WRITE_TIMEOUT_S": "client_write_timeout_s",
     "MAX_CONNECTIONS_PER_CLIENT": "max_connections_per_client",
+    "MAX_LOADED_MODELS": "max_loaded_models",
+    "MODEL_NUM_CTX": "model_num_ctx",
+    "NUM_PARALLEL": "num_parallel",
+    "MEMORY_SETTLE_S": "memory_settle_s",
+}
+
+#: Ollama's own variables that set a gateway default when the gateway's is unset: the
+#: gateway often runs next to Ollama with the same environment (envconfig/config.go:275-277).
+OLLAMA_FALLBACKS = {
+    "MAX_LOADED_MODELS": "OLLAMA_MAX_LOADED_MODELS",
+    "NUM_PARALLEL": "OLLAMA_NUM_PARALLEL",
 }
 
 #: Settings the TOML file (written by the settings dialog) may hold; never the master key.
@@ -101,6 +114,14 @@ class Settings:
     client_write_timeout_s: float = 30.0
     #: open connections one client address may hold (0: no cap)
     max_connections_per_client: int = 1024
+    #: Ollama's OLLAMA_MAX_LOADED_MODELS (0 there means 3 per GPU, server/sched.go:86)
+    max_loaded_models: int = 3
+    #: per-model context length, "name=8192,other=32768" (see `num_ctx_for`)
+    model_num_ctx: str = ""
+    #: Ollama's OLLAMA_NUM_PARALLEL (default 1): requests one model serves at once
+    num_parallel: int = 1
+    #: without NVML, how long to let GPU free memory settle after an unload (core/vram_settle)
+    memory_settle_s: float = 1.5
     start_minimized: bool = False
     start_at_login: bool = False
 
@@ -115,6 +136,16 @@ class Settings:
     @property
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
+
+    @property
+    def keep_alive_value(self) -> int | str:
+        """HEAVY_KEEP_ALIVE as Ollama accepts it: whole seconds as a number, else the string."""
+        return keep_alive_for_ollama(self.heavy_keep_alive)
+
+    @property
+    def num_ctx_map(self) -> dict[str, int]:
+        """MODEL_NUM_CTX as {model name: context length} (names as configured)."""
+        return parse_num_ctx(self.model_num_ctx)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed, each coerced like an environment value."""
@@ -146,6 +177,8 @@ def _coerce(name: str, raw: Any) -> Any:
         if kind == "tuple[str, ...]":
             items = raw.split(",") if isinstance(raw, str) else list(raw)
             return tuple(s.strip() for s in items if str(s).strip())
+        if name in _VALIDATORS:
+            return _VALIDATORS[name](raw)
         if kind == "int":
             return int(raw)
         if kind == "float":
@@ -159,8 +192,67 @@ def _coerce(name: str, raw: Any) -> Any:
         if kind == "str | None":
             return str(raw) if raw not in (None, "") else None
         return str(raw)
+    except ConfigError:
+        raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{env_name}={raw!r} is not a valid {kind}; fix or unset it") from exc
+
+
+def parse_num_ctx(raw: str) -> dict[str, int]:
+    """`name=8192,other=32768` -> {name: 8192, other: 32768}; ConfigError if malformed."""
+    out: dict[str, int] = {}
+    for item in str(raw).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, value = item.rpartition("=")
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not sep or not name.strip() or number < 256:
+            raise ConfigError(
+                f"MODEL_NUM_CTX item {item!r} must look like name=8192 (a model name, '=', "
+                "a context length of at least 256); fix or unset it"
+            )
+        out[name.strip()] = number
+    return out
+
+
+def _keep_alive(raw: Any) -> str:
+    text = str(raw).strip()
+    try:
+        keep_alive_for_ollama(text)
+    except ValueError as exc:
+        raise ConfigError(f"HEAVY_KEEP_ALIVE: {exc}; fix or unset it") from None
+    return text
+
+
+def _num_ctx(raw: Any) -> str:
+    parse_num_ctx(str(raw))
+    return str(raw).strip()
+
+
+def _at_least_one(env_name: str) -> Callable[[Any], int]:
+    def check(raw: Any) -> int:
+        try:
+            number = int(raw)
+        except (TypeError, ValueError):
+            number = 0
+        if number < 1:
+            raise ConfigError(f"{env_name}={raw!r} must be a whole number of 1 or more")
+        return number
+
+    return check
+
+
+#: settings whose values need more than a type check (DESIGN.md §3: one clear line at start-up)
+_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "heavy_keep_alive": _keep_alive,
+    "model_num_ctx": _num_ctx,
+    "max_loaded_models": _at_least_one("MAX_LOADED_MODELS"),
+    "num_parallel": _at_least_one("NUM_PARALLEL"),
+}
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -205,6 +297,10 @@ def load_settings(
         environ.get("PBPM_CONFIG_FILE") or dotenv.get("PBPM_CONFIG_FILE") or default_config_file()
     )
     values: dict[str, Any] = dict(read_toml(toml_path))
+    for source in (dotenv, environ):
+        for env_name, ollama_name in OLLAMA_FALLBACKS.items():
+            if source.get(ollama_name, "") not in ("", "0"):
+                values[ENV_NAMES[env_name]] = source[ollama_name]
     for source in (dotenv, environ):
         for env_name, attr in ENV_NAMES.items():
             if env_name in source and source[env_name] != "":

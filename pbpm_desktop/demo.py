@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from pbpm_desktop.config import Settings
-from pbpm_desktop.simulator import OllamaSimulator, default_models
+from pbpm_desktop.simulator import OllamaSimulator, SimBehaviour, demo_models
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,10 @@ class DemoBackend:
         self.base_settings = settings
         self.traffic_interval = traffic_interval
         self.simulator = OllamaSimulator(
-            default_models(),
+            demo_models(),
             vram_capacity=24 * 1024**3,
+            # like a real GPU: freed memory shows up a little after an unload
+            behaviour=SimBehaviour(memory_settle_s=0.5),
             token_delay=0.03,
             load_delay=1.0,
             response_tokens=40,

@@ -7,6 +7,13 @@ streaming, status codes and ``{"error": ...}`` bodies, model loading and ``keep_
 semantics -- and adds counters (:class:`SimStats`) that let tests prove properties of the
 gateway, e.g. that it never overfills VRAM or never unloads a model that is still generating.
 
+Ollama's scheduler behaviours that a gateway must cope with -- Go ``keep_alive`` parsing,
+reloads on runner options through one serialized load queue, the max-loaded cap with Ollama's
+eviction order, KV-cache-dependent sizes, ``NUM_PARALLEL`` queueing with late headers, the
+free-memory lag after an unload, cloud stubs, case-insensitive names, 405s -- are each behind a
+switch of :class:`SimBehaviour` (``sim.behaviour``; see ``simulator_behaviour.py``), on by
+default where Ollama has them on.
+
 Deliberate differences from a real Ollama (all documented where they live):
 
 * With ``vram_capacity`` set, a load that does not fit is *refused* (HTTP 500) instead of
@@ -27,26 +34,38 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import random
-import re
 import struct
+from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+
+from pbpm_desktop.core.goduration import parse_go_duration
+from pbpm_desktop.simulator_behaviour import (
+    RUNNER_OPTIONS,
+    SimBehaviour,
+    cloud_base,
+    eviction_order,
+    runner_key,
+)
 
 __all__ = [
     "ANSWER_TEXT",
     "MESSAGE_OVERHEAD_TOKENS",
     "OllamaSimulator",
     "ResidentModel",
+    "SimBehaviour",
     "SimModel",
     "SimStats",
     "SimulatorError",
     "count_prompt_tokens",
     "default_models",
+    "demo_models",
     "main",
     "parse_keep_alive",
 ]
@@ -118,6 +137,26 @@ class SimModel:
     quantization_level: str = "Q4_K_M"
     #: Embedding-only model (e.g. nomic-embed-text): chat/generate answer 400 like Ollama.
     embedding: bool = False
+    #: Modelfile ``PARAMETER num_ctx`` (None: the server default, SimBehaviour.default_num_ctx)
+    num_ctx: int | None = None
+    #: KV-cache bytes per context token: /api/ps ``size`` is ``size + this * num_ctx``
+    kv_bytes_per_token: int = 0
+    #: training context length (``<arch>.context_length``); num_ctx is capped to it
+    context_length: int = 131072
+    #: a cloud stub (``ollama pull x:cloud``): runs on ollama.com, never loads locally
+    remote_host: str = ""
+
+    @property
+    def cloud(self) -> bool:
+        """A cloud model: a remote_host stub, or a ``:cloud`` / ``-cloud`` name."""
+        return bool(self.remote_host) or cloud_base(self.name) is not None
+
+    def capabilities(self) -> list[str]:
+        return ["embedding"] if self.embedding else ["completion"]
+
+    def size_at(self, num_ctx: int) -> int:
+        """Memory footprint when loaded with this context length (weights + KV cache)."""
+        return self.size + self.kv_bytes_per_token * num_ctx
 
     @property
     def digest(self) -> str:
@@ -146,6 +185,21 @@ def default_models() -> list[SimModel]:
     ]
 
 
+#: f16 KV-cache bytes per token of the demo models (layers x KV heads x 2 x head size x 2)
+_DEMO_KV = {
+    "llama3.2:3b": 28 * 8 * 2 * 128 * 2,
+    "qwen2.5:7b": 28 * 4 * 2 * 128 * 2,
+    "qwen2.5-coder:32b": 64 * 8 * 2 * 128 * 2,
+    "llama3.3:70b": 80 * 8 * 2 * 128 * 2,
+}
+
+
+def demo_models() -> list[SimModel]:
+    """`default_models` as Ollama would load them (KV cache included), plus a cloud stub."""
+    models = [replace(m, kv_bytes_per_token=_DEMO_KV.get(m.name, 0)) for m in default_models()]
+    return [*models, SimModel("gpt-oss:120b-cloud", 384, remote_host="https://ollama.com:443")]
+
+
 @dataclass
 class SimStats:
     """Counters that let tests assert properties of whoever drives the simulator."""
@@ -164,6 +218,17 @@ class SimStats:
     max_resident_bytes: int = 0
     #: Inference requests whose client disconnected before the end of the response.
     cancelled_streams: int = 0
+    #: Reloads forced by a request whose runner options differed from the loaded model's.
+    reloads: int = 0
+    #: Models the simulator evicted on its own (max-loaded cap, or to fit a load in the
+    #: memory-settle lag), in order: a gateway that plans well causes none.
+    evictions: list[str] = field(default_factory=list)
+    #: Loads that landed partly on CPU (size_vram < size) because memory had not settled.
+    partial_offloads: list[str] = field(default_factory=list)
+    #: Requests answered by a cloud model (they would have used the owner's ollama.com account).
+    cloud_requests: int = 0
+    #: Per model, the most requests that waited for a NUM_PARALLEL slot at once.
+    max_queued: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -180,6 +245,16 @@ class ResidentModel:
     busy: int = 0
     #: Unload started: still resident (and counted against VRAM) until ``unload_delay`` passed.
     unloading: bool = False
+    #: Runner options it was loaded with (see simulator_behaviour.runner_key)
+    runner: tuple[Any, ...] = ()
+    num_ctx: int = 4096
+    #: bytes on the GPU; below ``size`` when the load landed partly on CPU
+    size_vram: int = 0
+    #: expiring (evicted or being reloaded): unloads as soon as idle, admits no newcomers
+    doomed: bool = False
+    #: requests waiting for a NUM_PARALLEL slot
+    queued: int = 0
+    _slots: asyncio.Semaphore | None = field(default=None, repr=False, compare=False)
     _timer: asyncio.TimerHandle | None = field(default=None, repr=False, compare=False)
     _unloaded: asyncio.Future[None] | None = field(default=None, repr=False, compare=False)
 
@@ -197,25 +272,14 @@ class SimulatorError(Exception):
 # Request helpers
 # --------------------------------------------------------------------------------------------
 
-_DURATION_RE = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_SECONDS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
 
-
-def parse_keep_alive(value: Any) -> float:
+def parse_keep_alive(value: Any, strict: bool = True) -> float:
     """Turn a request's ``keep_alive`` into seconds; negative means forever.
 
     Mirrors Ollama's ``api.Duration``: a JSON number is seconds, a string is a Go duration
     (``"5m"``, ``"1h30m"``, ``"-1m"``); a bare numeric string (``"-1"``, ``"0"``) is also
-    accepted as seconds. Absent/null means the 5 minute default.
+    accepted as seconds unless ``strict`` (Ollama's behaviour: ``time: missing unit in
+    duration "-1"``). Absent/null means the 5 minute default.
     """
     if value is None:
         return DEFAULT_KEEP_ALIVE
@@ -224,26 +288,20 @@ def parse_keep_alive(value: Any) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        text = value.strip()
         try:
-            seconds = float(text)
-        except ValueError:
-            seconds = _parse_go_duration(text)
+            seconds = parse_go_duration(value if strict else value.strip())
+        except ValueError as exc:
+            if strict:
+                raise SimulatorError(400, str(exc)) from None
+            try:
+                seconds = float(value)
+            except ValueError:
+                raise SimulatorError(400, str(exc)) from None
     else:
         raise SimulatorError(400, f"Unsupported type: '{type(value).__name__}'")
     if math.isnan(seconds):
         raise SimulatorError(400, f'time: invalid duration "{value}"')
     return -1.0 if seconds < 0 else seconds
-
-
-def _parse_go_duration(text: str) -> float:
-    """Parse Go's ``time.ParseDuration`` syntax (optional sign, then number+unit pairs)."""
-    body = text.lstrip("+-")
-    sign = -1.0 if text.startswith("-") else 1.0
-    if body and _DURATION_RE.sub("", body) == "":
-        parts = _DURATION_RE.findall(body)
-        return sign * sum(float(num) * _UNIT_SECONDS[unit] for num, unit in parts)
-    raise SimulatorError(400, f'time: invalid duration "{text}"')
 
 
 def _words(text: Any) -> int:
@@ -356,6 +414,9 @@ class _Spec:
     load_only: bool = False
     unload: bool = False
     include_usage: bool = False
+    #: runner options of the request (reload key) and the context length it asks for
+    runner: tuple[Any, ...] = ()
+    cloud: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -373,6 +434,9 @@ class _LoadJob:
 
     model: SimModel
     keep_alive: float
+    runner: tuple[Any, ...] = ()
+    #: bytes it will take once the room check passed (counted as committed meanwhile)
+    size: int = 0
     waiters: int = 0
     record: ResidentModel | None = None
     task: asyncio.Task[None] | None = None
@@ -401,7 +465,8 @@ class OllamaSimulator:
         load_delay: float = 0.0,
         unload_delay: float = 0.05,
         response_tokens: int = 12,
-        version: str = "0.12.6",
+        version: str = "0.32.15",
+        behaviour: SimBehaviour | None = None,
     ) -> None:
         self.models: dict[str, SimModel] = {m.name: m for m in (models or default_models())}
         self.vram_capacity = vram_capacity
@@ -412,7 +477,16 @@ class OllamaSimulator:
         self.version = version
         self.stats = SimStats()
         self.fail_next: list[tuple[int, str]] = []
+        #: messages for the next streamed answers to fail with after their first chunk
+        self.fail_in_stream: list[str] = []
+        #: runner options (num_ctx, ...) of the latest native chat/generate requests, in order
+        #: (bounded: the demo and benchmarks run for hours)
+        self.options_seen: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.behaviour = behaviour or SimBehaviour()
         self._resident: dict[str, ResidentModel] = {}
+        self._load_lock = asyncio.Lock()
+        #: (loop time, bytes) of recent unloads, for the memory-settle lag
+        self._freed: list[tuple[float, int]] = []
         self._loading: dict[str, _LoadJob] = {}
         self._flights: set[_Flight] = set()
         self._runner: web.AppRunner | None = None
@@ -444,7 +518,8 @@ class OllamaSimulator:
         from pbpm_desktop.simulator_agents import add_agent_routes  # it imports this module
 
         add_agent_routes(self, r)  # /v1/messages, /v1/responses
-        # Last: anything unmatched (path or method) answers like Go's mux, not aiohttp's 405.
+        # Last: anything unmatched answers like gin: 405 for a known path with another
+        # method (HandleMethodNotAllowed, server/routes.go:1870), else 404.
         r.add_route("*", "/{tail:.*}", self._handle_not_found)
         return app
 
@@ -491,7 +566,8 @@ class OllamaSimulator:
         model = self._resolve(name)
         if model is None:
             raise SimulatorError(404, f"model '{name}' not found")
-        record, _ = await self._acquire(model, parse_keep_alive(keep_alive))
+        strict = self.behaviour.strict_keep_alive
+        record, _ = await self._acquire(model, parse_keep_alive(keep_alive, strict))
         self._release(record)
 
     async def external_unload(self, name: str) -> None:
@@ -533,36 +609,75 @@ class OllamaSimulator:
         self._resident.clear()
 
     def _resolve(self, name: str) -> SimModel | None:
-        """Installed model for a request name; ``llama3.2`` means ``llama3.2:latest``."""
+        """Installed model for a request name; ``llama3.2`` means ``llama3.2:latest``.
+
+        Case-insensitive like Ollama's getExistingName (server/routes.go:1222) unless that
+        switch is off.
+        """
         model = self.models.get(name)
         if model is None and ":" not in name:
             model = self.models.get(name + ":latest")
+        if model is None and self.behaviour.case_insensitive_names:
+            folded = name.casefold()
+            for candidate in self.models.values():
+                cname = candidate.name.casefold()
+                if cname == folded or (":" not in folded and cname == folded + ":latest"):
+                    return candidate
         return model
 
-    def _committed_bytes(self) -> int:
+    def _committed_bytes(self, exclude: _LoadJob | None = None) -> int:
         resident = sum(r.size for r in self._resident.values())
-        return resident + sum(j.model.size for j in self._loading.values())
+        return resident + sum(j.size for j in self._loading.values() if j is not exclude)
+
+    def _lagging_bytes(self) -> int:
+        """Bytes unloaded so recently that the free-memory reading does not show them yet."""
+        settle = self.behaviour.memory_settle_s
+        if settle <= 0 or not self._freed:
+            return 0
+        now = asyncio.get_running_loop().time()
+        self._freed = [(t, n) for t, n in self._freed if now - t < settle]
+        return sum(n for _, n in self._freed)
+
+    def _runner_for(self, model: SimModel, options: dict[str, Any], shift: Any) -> tuple[Any, ...]:
+        """The runner key a request asks for: explicit num_ctx, else Modelfile, else default."""
+        requested = options.get("num_ctx")
+        if not isinstance(requested, int) or isinstance(requested, bool) or requested <= 0:
+            requested = model.num_ctx or self.behaviour.default_num_ctx
+        num_ctx = max(min(requested, model.context_length), 4)  # sched.go:170, :161
+        return runner_key(options, shift, num_ctx)
 
     @staticmethod
     def _expiry(keep_alive: float) -> datetime:
         now = datetime.now(UTC)
         return now + (_FOREVER if keep_alive < 0 else timedelta(seconds=keep_alive))
 
-    async def _acquire(self, model: SimModel, keep_alive: float) -> tuple[ResidentModel, float]:
+    def _load_gate(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Ollama's single pending-load loop: one load, reload or eviction at a time."""
+        return self._load_lock if self.behaviour.serial_loads else contextlib.nullcontext()
+
+    async def _acquire(
+        self, model: SimModel, keep_alive: float, runner: tuple[Any, ...] | None = None
+    ) -> tuple[ResidentModel, float]:
         """Make ``model`` resident and count the caller as using it; returns (record, load s).
 
         The caller must ``_release`` the record. Waiting on a load is shared between
         concurrent requests; a model whose unload is in progress is reloaded afterwards (as
         Ollama's scheduler does), while a busy model marked ``keep_alive: 0`` is simply
         reused with the newer request's keep_alive -- the latest request wins, like Ollama.
+        A request with other runner options reloads the model once it is idle (sched.go:1381).
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
         name = model.name
+        # no runner key (a route without options, e.g. one added by another module): defaults
+        want = runner or self._runner_for(model, {}, None)
         while True:
             record = self._resident.get(name)
             if record is not None:
-                if not record.unloading:
+                if not record.unloading and not record.doomed:
+                    if self.behaviour.reload_on_options and record.runner != want:
+                        await self._reload(record)
+                        continue
                     record.busy += 1
                     record.keep_alive = keep_alive
                     if record._timer is not None:
@@ -574,18 +689,12 @@ class OllamaSimulator:
                 await asyncio.shield(record._unloaded)
                 continue
             job = self._loading.get(name)
+            if job is not None and self.behaviour.reload_on_options and job.runner != want:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(job.task)  # type: ignore[arg-type]
+                continue  # then reload it with our options
             if job is None:
-                capacity = self.vram_capacity
-                committed = self._committed_bytes()
-                if capacity is not None and committed + model.size > capacity:
-                    self.stats.oom_failures += 1
-                    available = max(capacity - committed, 0)
-                    raise SimulatorError(
-                        500,
-                        f"model requires more system memory ({model.size / _GIB:.1f} GiB) "
-                        f"than is available ({available / _GIB:.1f} GiB)",
-                    )
-                job = _LoadJob(model, keep_alive)
+                job = _LoadJob(model, keep_alive, runner=want)
                 job.task = loop.create_task(self._load(job))
                 self._loading[name] = job
             job.keep_alive = keep_alive
@@ -607,20 +716,85 @@ class OllamaSimulator:
             assert job.record is not None
             return job.record, loop.time() - started
 
+    async def _reload(self, record: ResidentModel) -> None:
+        """A request with other runner options: queue as a load, expire the model, wait."""
+        async with self._load_gate():
+            if self._resident.get(record.name) is not record or record.doomed:
+                return
+            self.stats.reloads += 1
+            await self._expire_and_wait(record)
+
+    async def _expire_and_wait(self, record: ResidentModel) -> None:
+        """Ollama's "reset model to expire immediately": unload once idle, wait until gone."""
+        record.doomed = True
+        if record._unloaded is None:
+            record._unloaded = asyncio.get_running_loop().create_future()
+        if record.busy == 0:
+            self._begin_unload(record)
+        await asyncio.shield(record._unloaded)
+
+    async def _make_room(self, job: _LoadJob) -> int:
+        """Under the load gate: evict beyond the max-loaded cap, check memory; -> size_vram.
+
+        The cap evicts by Ollama's order (idle first, shortest keep-alive first, pinned
+        models too); a load that fits only once lagging memory settles evicts another idle
+        model or, with none, lands partly on CPU.
+        """
+        b = self.behaviour
+        while True:
+            others = [r for r in self._resident.values() if r.name != job.model.name]
+            if b.max_loaded is not None and len(others) >= b.max_loaded:
+                ordered = eviction_order(others)
+                victim = next((r for r in ordered if r.busy == 0), ordered[0])
+                if not victim.doomed and not victim.unloading:
+                    self.stats.evictions.append(victim.name)
+                await self._expire_and_wait(victim)
+                continue
+            capacity = self.vram_capacity
+            if capacity is None:
+                return job.size
+            committed = self._committed_bytes(exclude=job)
+            if committed + job.size > capacity:
+                self.stats.oom_failures += 1
+                available = max(capacity - committed, 0)
+                raise SimulatorError(
+                    500,
+                    f"model requires more system memory ({job.size / _GIB:.1f} GiB) "
+                    f"than is available ({available / _GIB:.1f} GiB)",
+                )
+            visible = capacity - committed - self._lagging_bytes()
+            if job.size <= visible:
+                return job.size
+            idle = [r for r in eviction_order(others) if r.busy == 0 and not r.unloading]
+            if not idle:
+                self.stats.partial_offloads.append(job.model.name)
+                return max(visible, 0)
+            self.stats.evictions.append(idle[0].name)
+            await self._expire_and_wait(idle[0])
+
     async def _load(self, job: _LoadJob) -> None:
         name = job.model.name
         try:
-            if self.load_delay > 0:
-                await asyncio.sleep(self.load_delay)
+            async with self._load_gate():
+                job.size = job.model.size_at(job.runner[0] if job.runner else 4096)
+                size_vram = await self._make_room(job)
+                if self.load_delay > 0:
+                    await asyncio.sleep(self.load_delay)
             now = datetime.now(UTC)
             record = ResidentModel(
                 name=name,
-                size=job.model.size,
+                size=job.size,
                 keep_alive=job.keep_alive,
                 expires_at=self._expiry(job.keep_alive),
                 loaded_at=now,
                 busy=job.waiters,  # every waiter holds it from now on; they release it
+                runner=job.runner,
+                num_ctx=job.runner[0] if job.runner else 4096,
+                size_vram=size_vram,
             )
+            record._unloaded = asyncio.get_running_loop().create_future()
+            if self.behaviour.num_parallel is not None:
+                record._slots = asyncio.Semaphore(self.behaviour.num_parallel)
             job.record = record
             self._resident[name] = record
             self.stats.loads += 1
@@ -631,6 +805,28 @@ class OllamaSimulator:
         finally:
             if self._loading.get(name) is job:
                 del self._loading[name]
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, record: ResidentModel) -> Any:
+        """A NUM_PARALLEL slot: queued requests wait here before their headers go out."""
+        slots = record._slots
+        if slots is None:
+            yield
+            return
+        if slots.locked():
+            record.queued += 1
+            most = self.stats.max_queued.get(record.name, 0)
+            self.stats.max_queued[record.name] = max(most, record.queued)
+            try:
+                await slots.acquire()
+            finally:
+                record.queued -= 1
+        else:
+            await slots.acquire()
+        try:
+            yield
+        finally:
+            slots.release()
 
     def _release(self, record: ResidentModel) -> None:
         if self._resident.get(record.name) is not record:
@@ -644,7 +840,7 @@ class OllamaSimulator:
         """Start the keep_alive clock: it runs from the end of the model's last request."""
         if record.unloading:
             return
-        if record.keep_alive == 0:
+        if record.keep_alive == 0 or record.doomed:
             self._begin_unload(record)
             return
         record.expires_at = self._expiry(record.keep_alive)
@@ -666,7 +862,8 @@ class OllamaSimulator:
         record.expires_at = datetime.now(UTC)
         if record._timer is not None:
             record._timer.cancel()
-        record._unloaded = loop.create_future()
+        if record._unloaded is None:
+            record._unloaded = loop.create_future()
         record._timer = loop.call_later(max(self.unload_delay, 0.0), self._finish_unload, record)
 
     def _finish_unload(self, record: ResidentModel) -> None:
@@ -674,6 +871,7 @@ class OllamaSimulator:
         if self._resident.get(record.name) is record:
             del self._resident[record.name]
             self.stats.unloads += 1
+            self._freed.append((asyncio.get_running_loop().time(), record.size_vram))
         if record._unloaded is not None and not record._unloaded.done():
             record._unloaded.set_result(None)
 
@@ -706,6 +904,11 @@ class OllamaSimulator:
         return _json(200, {"version": self.version})
 
     async def _handle_not_found(self, request: web.Request) -> web.Response:
+        if self.behaviour.method_not_allowed:
+            for resource in request.app.router.resources():
+                info = resource.get_info()
+                if info.get("path") == request.path and resource.canonical != "/{tail}":
+                    return web.Response(status=405, text="405 method not allowed")
         return web.Response(status=404, text=_NOT_FOUND_TEXT)
 
     async def _handle_tags(self, request: web.Request) -> web.Response:
@@ -717,6 +920,8 @@ class OllamaSimulator:
                 "size": m.size,
                 "digest": m.digest,
                 "details": m.details(),
+                **({"remote_model": m.name, "remote_host": m.remote_host} if m.cloud else {}),
+                "capabilities": m.capabilities(),
             }
             for m in self.models.values()
         ]
@@ -734,8 +939,8 @@ class OllamaSimulator:
                     "digest": model.digest,
                     "details": model.details(),
                     "expires_at": record.expires_at.isoformat(),
-                    "size_vram": record.size,
-                    "context_length": 4096,
+                    "size_vram": record.size_vram,
+                    "context_length": record.num_ctx,
                 }
             )
         return _json(200, {"models": entries})
@@ -761,7 +966,10 @@ class OllamaSimulator:
                     f"FROM /usr/share/ollama/.ollama/models/blobs/sha256-{model.digest}\n"
                     'TEMPLATE "{{ .Prompt }}"\n'
                 ),
-                "parameters": "" if model.embedding else 'stop "<|eot_id|>"',
+                "parameters": "\n".join(
+                    ([f"num_ctx                        {model.num_ctx}"] if model.num_ctx else [])
+                    + ([] if model.embedding else ['stop                           "<|eot_id|>"'])
+                ),
                 "template": "{{ .Prompt }}",
                 "details": model.details(),
                 "model_info": {
@@ -772,11 +980,33 @@ class OllamaSimulator:
                     "general.quantization_version": 2,
                     f"{arch}.context_length": 2048 if model.embedding else 131072,
                     f"{arch}.embedding_length": 768 if model.embedding else 3072,
+                    **self._kv_info(arch, model),
                 },
-                "capabilities": ["embedding"] if model.embedding else ["completion"],
+                "capabilities": model.capabilities(),
                 "modified_at": _MODIFIED_AT,
+                **(
+                    {"remote_model": model.name, "remote_host": model.remote_host}
+                    if model.cloud
+                    else {}
+                ),
             },
         )
+
+    @staticmethod
+    def _kv_info(arch: str, model: SimModel) -> dict[str, int]:
+        """model_info fields from which the KV cache size follows (128-wide heads):
+        ``block_count * head_count_kv * (key_length + value_length) * 2`` bytes per token."""
+        per_layer_head = model.kv_bytes_per_token // (256 * 2)
+        if per_layer_head <= 0:
+            return {}
+        kv_heads = next(h for h in (8, 4, 2, 1) if per_layer_head % h == 0)
+        return {
+            f"{arch}.block_count": per_layer_head // kv_heads,
+            f"{arch}.attention.head_count": kv_heads * 4,
+            f"{arch}.attention.head_count_kv": kv_heads,
+            f"{arch}.attention.key_length": 128,
+            f"{arch}.attention.value_length": 128,
+        }
 
     async def _handle_v1_models(self, request: web.Request) -> web.Response:
         created = int(datetime.fromisoformat(_MODIFIED_AT).timestamp())
@@ -819,6 +1049,10 @@ class OllamaSimulator:
             if "vram_capacity" in body:
                 cap = body["vram_capacity"]
                 self.vram_capacity = None if cap is None else int(cap)
+            for key, value in (body.get("behaviour") or {}).items():
+                if not hasattr(self.behaviour, key):
+                    raise ValueError(f"unknown behaviour {key!r}")
+                setattr(self.behaviour, key, value)
         except (TypeError, ValueError) as exc:
             return _error(400, str(exc))
         return _json(
@@ -829,6 +1063,7 @@ class OllamaSimulator:
                 "unload_delay": self.unload_delay,
                 "response_tokens": self.response_tokens,
                 "vram_capacity": self.vram_capacity,
+                "behaviour": asdict(self.behaviour),
             },
         )
 
@@ -843,8 +1078,13 @@ class OllamaSimulator:
                 400, f"json: cannot unmarshal {_go_type(name)} into Go value of type string"
             )
         model = self._resolve(name)
+        if model is None and cloud_base(name) is not None:
+            # an explicit :cloud reference goes to ollama.com, installed or not (routes.go:267)
+            model = SimModel(name, 0, remote_host="https://ollama.com:443")
         if model is None:
             raise SimulatorError(404, f"model '{name}' not found")
+        if model.cloud and self.behaviour.no_cloud:
+            raise SimulatorError(403, "ollama cloud is disabled: remote model is unavailable")
         return model, name
 
     @staticmethod
@@ -857,10 +1097,11 @@ class OllamaSimulator:
 
     def _parse_native(self, api: str, body: dict[str, Any]) -> _Spec:
         model, echo = self._find_model(body)
-        keep_alive = parse_keep_alive(body.get("keep_alive"))
+        keep_alive = parse_keep_alive(body.get("keep_alive"), self.behaviour.strict_keep_alive)
         options = body.get("options") or {}
         if not isinstance(options, dict):
             raise SimulatorError(400, "options must be an object")
+        self.options_seen.append({k: options[k] for k in RUNNER_OPTIONS if k in options})
         if api == "chat":
             messages = body.get("messages") or []
             if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
@@ -887,6 +1128,8 @@ class OllamaSimulator:
             num_predict=self._num_predict(options.get("num_predict")),
             load_only=empty,
             unload=empty and keep_alive == 0,
+            runner=self._runner_for(model, options, body.get("shift")),
+            cloud=model.cloud,
         )
         # Ollama answers an unload before checking capabilities (`ollama stop` works for
         # embedding models), but refuses to load or generate with an embedding-only model.
@@ -947,6 +1190,8 @@ class OllamaSimulator:
             num_predict=self._num_predict(body.get("max_tokens")),
             load_only=empty,
             include_usage=include_usage,
+            runner=self._runner_for(model, {}, None),  # /v1 carries no runner options
+            cloud=model.cloud,
         )
 
     # ---- inference routes -----------------------------------------------------------------
@@ -999,14 +1244,24 @@ class OllamaSimulator:
         self._flights.add(flight)
         record: ResidentModel | None = None
         response: web.StreamResponse | None = None
+        slot: contextlib.AsyncExitStack | None = None
         try:
-            try:
-                record, load_s = await self._acquire(self.models[spec.model], spec.keep_alive)
-            except SimulatorError as exc:
-                render = _openai_error if spec.api.startswith("oai") else _error
-                return render(exc.status, exc.message)
+            if spec.cloud:
+                self.stats.cloud_requests += 1
+                load_s = 0.0
+            else:
+                try:
+                    record, load_s = await self._acquire(
+                        self.models[spec.model], spec.keep_alive, spec.runner
+                    )
+                except SimulatorError as exc:
+                    render = _openai_error if spec.api.startswith("oai") else _error
+                    return render(exc.status, exc.message)
             if spec.load_only and not spec.api.startswith("oai"):
                 return self._load_response(spec, "load")
+            if record is not None:
+                slot = contextlib.AsyncExitStack()
+                await slot.enter_async_context(self._slot(record))
             if spec.load_only:
                 n, reason = 0, "load"
             else:
@@ -1035,6 +1290,10 @@ class OllamaSimulator:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await response.write(chunk(i))
+                if self.fail_in_stream:  # Ollama reports a late failure in the stream
+                    await response.write(self._stream_error(spec, self.fail_in_stream.pop(0)))
+                    await response.write_eof()
+                    return response
             metrics = self._metrics(spec, n, started, load_s, gen_started, loop.time())
             await response.write(finish(reason, metrics))
             await response.write_eof()
@@ -1049,9 +1308,19 @@ class OllamaSimulator:
                 self.stats.cancelled_streams += 1
             raise
         finally:
+            if slot is not None:
+                await slot.aclose()
             if record is not None:
                 self._release(record)
             self._flights.discard(flight)
+
+    @staticmethod
+    def _stream_error(spec: _Spec, message: str) -> bytes:
+        """A failure after the headers: an ``{"error": ...}`` line (or SSE event on /v1)."""
+        if spec.api.startswith("oai"):
+            error = {"message": message, "type": "api_error", "param": None, "code": None}
+            return b"data: " + _dumps({"error": error}).encode() + b"\n\n"
+        return (_dumps({"error": message}) + "\n").encode()
 
     @staticmethod
     def _metrics(
@@ -1143,6 +1412,8 @@ class OllamaSimulator:
 
             def native_finish(reason: str, metrics: dict[str, int]) -> bytes:
                 body = self._whole(spec, 0, reason, metrics)
+                if self.behaviour.spaced_json:  # an upstream whose encoder adds spaces
+                    return (json.dumps(body) + "\n").encode()
                 return (_dumps(body) + "\n").encode()
 
             return native_chunk, native_finish
@@ -1311,6 +1582,12 @@ async def _serve_forever(args: argparse.Namespace) -> None:
         load_delay=args.load_delay,
         unload_delay=args.unload_delay,
         response_tokens=args.response_tokens,
+        behaviour=SimBehaviour(
+            max_loaded=args.max_loaded or None,
+            num_parallel=args.num_parallel or None,
+            memory_settle_s=args.memory_settle,
+            no_cloud=args.no_cloud,
+        ),
     )
     url = await sim.start(args.host, args.port)
     print(url, flush=True)
@@ -1332,6 +1609,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unload-delay", type=float, default=0.05, help="seconds per unload")
     parser.add_argument("--response-tokens", type=int, default=40, help="tokens per answer")
     parser.add_argument("--vram-gb", type=float, default=None, help="VRAM capacity (GiB)")
+    parser.add_argument("--max-loaded", type=int, default=3, help="OLLAMA_MAX_LOADED_MODELS; 0=off")
+    parser.add_argument(
+        "--num-parallel",
+        type=int,
+        default=int(os.environ.get("PBPM_SIM_NUM_PARALLEL") or 1),
+        help="OLLAMA_NUM_PARALLEL; 0=off (default: $PBPM_SIM_NUM_PARALLEL, else 1)",
+    )
+    parser.add_argument("--memory-settle", type=float, default=0.0, help="free-memory lag (s)")
+    parser.add_argument("--no-cloud", action="store_true", help="OLLAMA_NO_CLOUD")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(args))

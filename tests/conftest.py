@@ -49,6 +49,7 @@ def make_settings(tmp_path: Path, ollama_url: str, **overrides: object) -> Setti
         data_dir=tmp_path,
         vram_limit_gb=26,
         reconcile_interval_s=60,
+        memory_settle_s=0,  # the simulator's memory lag is off unless a test turns it on
     )
     return base.with_overrides(**overrides) if overrides else base
 

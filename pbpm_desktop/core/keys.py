@@ -53,6 +53,8 @@ class KeyInfo:
     rpm: int | None
     tokens_per_day: int | None
     max_streams: int | None
+    #: may use Ollama cloud models (DESIGN.md §3): they run on the owner's ollama.com account
+    cloud: bool = False
 
     @property
     def owner(self) -> str:
@@ -86,6 +88,7 @@ class KeyInfo:
             "rpm": self.rpm,
             "tokens_per_day": self.tokens_per_day,
             "max_streams": self.max_streams,
+            "cloud": self.cloud,
         }
 
     @classmethod
@@ -102,6 +105,7 @@ class KeyInfo:
             rpm=row.rpm,
             tokens_per_day=row.tokens_per_day,
             max_streams=row.max_streams,
+            cloud=bool(row.cloud),
         )
 
 
@@ -116,7 +120,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-POLICY_FIELDS = ("models", "expires_at", "rpm", "tokens_per_day", "max_streams")
+POLICY_FIELDS = ("models", "expires_at", "rpm", "tokens_per_day", "max_streams", "cloud")
 
 
 def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
@@ -127,10 +131,12 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
             continue
         value = raw[name]
         if value in (None, ""):
-            out[name] = "" if name == "models" else None
+            out[name] = {"models": "", "cloud": False}.get(name)
             continue
         try:
-            if name == "models":
+            if name == "cloud":
+                out[name] = _parse_bool(value)
+            elif name == "models":
                 items = value.split(",") if isinstance(value, str) else list(value)
                 out[name] = ",".join(sorted({str(m).strip() for m in items if str(m).strip()}))
             elif name == "expires_at":
@@ -142,10 +148,24 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
                 out[name] = number
         except (TypeError, ValueError) as exc:
             hint = "an ISO 8601 date" if name == "expires_at" else "a non-negative integer"
+            if name == "cloud":
+                hint = "true or false"
             if name == "models":
                 hint = "a comma list or JSON list of model names"
             raise KeyServiceError(400, f"'{name}' must be {hint}, got {value!r}") from exc
     return out
+
+
+def _parse_bool(value: Any) -> bool:
+    """A JSON bool, or a query-string spelling of one (true/false, 1/0, yes/no)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise ValueError(value)
 
 
 class KeyService:

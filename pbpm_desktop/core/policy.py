@@ -35,13 +35,24 @@ class PolicyEnforcer:
         self._hits: dict[int, deque[float]] = {}
         self._streams: dict[int, int] = {}
 
-    async def admit(self, key: KeyInfo, model: str) -> None:
-        """Raise PolicyRefusal if `key` may not start a request for `model` now."""
+    def check_model(self, key: KeyInfo, model: str, cloud: bool = False) -> None:
+        """Raise PolicyRefusal(403) if `key` may not use `model` at all."""
         if not key.allows_model(model):
             allowed = ", ".join(sorted(key.models))
             raise PolicyRefusal(
                 403, f"this key may not use model '{model}' (allowed: {allowed}); ask the admin"
             )
+        if cloud and not key.cloud:
+            raise PolicyRefusal(
+                403,
+                f"model '{model}' is an Ollama cloud model: it runs on ollama.com under the "
+                "workstation owner's account, and this key may not use cloud models; ask the "
+                "admin to allow cloud for this key",
+            )
+
+    async def admit(self, key: KeyInfo, model: str, cloud: bool = False) -> None:
+        """Raise PolicyRefusal if `key` may not start a request for `model` now."""
+        self.check_model(key, model, cloud)
         if key.rpm:
             now = time.monotonic()
             hits = self._hits.setdefault(key.id, deque())

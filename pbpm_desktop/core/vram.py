@@ -28,11 +28,15 @@ from typing import Any
 from pbpm_desktop.config import Settings
 from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.events import EventBus
+from pbpm_desktop.core.num_ctx import NumCtxPolicy, modelfile_num_ctx
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, OllamaUnreachable
+from pbpm_desktop.core.parallel import ParallelGate
 from pbpm_desktop.core.vram_errors import ModelNotInstalled, ModelTooLarge, SwapTimeout, VramError
 from pbpm_desktop.core.vram_gpu import GpuReader
 from pbpm_desktop.core.vram_scheduler import Admission, SwapScheduler, ms_since, retry_once
-from pbpm_desktop.core.vram_state import ALWAYS_ON, ON_DEMAND, Ledger, gb
+from pbpm_desktop.core.vram_settle import MemorySettler
+from pbpm_desktop.core.vram_sizes import DEFAULT_NUM_CTX, SizeBook, kv_cache_bytes
+from pbpm_desktop.core.vram_state import ALWAYS_ON, ON_DEMAND, Ledger, gb, is_cloud_entry
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,10 @@ class VramManager:
         self.settings = settings
         self.events = events
         self.ollama_up = False
-        self._ledger = Ledger(settings)
+        self._ledger = Ledger(settings, SizeBook(settings.data_dir / "model_sizes.json"))
+        self.num_ctx = NumCtxPolicy(ollama, settings)
+        #: OLLAMA_NUM_PARALLEL slots: requests wait here, not in Ollama, for a free one
+        self.parallel = ParallelGate(settings.num_parallel, self._publish_soon)
         self._scheduler = SwapScheduler(
             ollama,
             settings,
@@ -72,6 +79,7 @@ class VramManager:
             ollama_ok=lambda: self._set_up(True),
         )
         self._gpu = GpuReader()
+        self._scheduler.settler = MemorySettler(self._gpu, settings.memory_settle_s)
         self._tags_lock = asyncio.Lock()
         self._tags_at = float("-inf")
         self._reconcile_task: asyncio.Task[None] | None = None
@@ -94,6 +102,15 @@ class VramManager:
                 "Ollama is not reachable at %s; will retry every %gs",
                 self.ollama.base_url,
                 self.settings.reconcile_interval_s,
+            )
+        pinned = len(self._ledger.always_on)
+        if pinned >= self.settings.max_loaded_models:
+            log.warning(
+                "%d always-on models leave no room under MAX_LOADED_MODELS=%d (Ollama's "
+                "OLLAMA_MAX_LOADED_MODELS): on-demand models cannot load; raise both or shorten "
+                "ALWAYS_ON_MODELS",
+                pinned,
+                self.settings.max_loaded_models,
             )
         self._scheduler.start()
         if self._reconcile_task is None or self._reconcile_task.done():
@@ -126,8 +143,23 @@ class VramManager:
         return self._ledger.category(model)
 
     def keep_alive_for(self, model: str) -> int | str:
-        """The keep_alive the gateway forces on requests for `model` (clients' is rewritten)."""
-        return -1 if self.category(model) == ALWAYS_ON else self.settings.heavy_keep_alive
+        """The keep_alive the gateway forces on requests for `model` (clients' is rewritten).
+
+        HEAVY_KEEP_ALIVE in whole seconds goes out as a JSON number: Ollama parses a string
+        with Go's time.ParseDuration and rejects "1800" (api/types.go:1243).
+        """
+        return -1 if self.category(model) == ALWAYS_ON else self.settings.keep_alive_value
+
+    def is_cloud(self, model: str) -> bool:
+        """An Ollama cloud model (runs on ollama.com): never in the VRAM plan."""
+        return model in self._ledger.cloud or is_cloud_entry(model, {})
+
+    async def num_ctx_for(self, model: str) -> int | None:
+        """The `num_ctx` native requests for `model` carry (MODEL_NUM_CTX), or None."""
+        resident = self._ledger.resident.get(model)
+        if resident is not None:
+            self.num_ctx.observe_ps(model, resident.context_length)
+        return await self.num_ctx.value_for(model)
 
     async def resolve(self, model: str) -> str:
         """The canonical installed name ("llama3.2" -> "llama3.2:latest").
@@ -139,6 +171,8 @@ class VramManager:
         canonical = self._ledger.canonical(model)
         if canonical is not None:
             return canonical
+        if is_cloud_entry(model, {}):
+            return model  # an explicit :cloud reference: Ollama sends it to ollama.com as is
         async with self._tags_lock:
             if time.monotonic() - self._tags_at >= TAGS_MISS_REFRESH_S:
                 await self._refresh_tags()
@@ -161,6 +195,9 @@ class VramManager:
         models or a resident model nobody competes with, awaits nothing.
         """
         scheduler = self._scheduler
+        if self.is_cloud(model):
+            yield  # runs on ollama.com: nothing to load, nothing to evict
+            return
         if model in self._ledger.always_on or scheduler.is_open(model):
             scheduler.acquire(model)
         else:
@@ -180,6 +217,12 @@ class VramManager:
         name = await self.resolve(model)
         category = self.category(name)
         started = time.monotonic()
+        if self.is_cloud(name):
+            raise VramError(
+                f"model '{name}' is an Ollama cloud model: it runs on ollama.com and is never "
+                "loaded locally, so there is nothing to preload",
+                status=400,
+            )
         if category == ALWAYS_ON:
             async with self._scheduler.lock:
                 await self._scheduler.load(name)
@@ -225,6 +268,7 @@ class VramManager:
         if self.category(name) == ALWAYS_ON:
             self._scheduler.acquire(name)
             return name, Admission()
+        await self._estimate_size(name)
         reason = self._ledger.never_fits_reason(name)
         if reason is not None:
             raise ModelTooLarge(reason)
@@ -232,6 +276,23 @@ class VramManager:
             self._scheduler.acquire(name)
             return name, Admission()
         return name, await self._scheduler.wait("use", name)
+
+    async def _estimate_size(self, name: str) -> None:
+        """Budget a never-seen model by file size plus its KV cache (see core/vram_sizes)."""
+        ledger = self._ledger
+        if ledger.size_known(name):
+            return
+        try:
+            show = await self.ollama.call("POST", "/api/show", {"model": name}, timeout=30)
+        except OllamaError:
+            return  # the file size it is, this time
+        info = show.get("model_info") or {}
+        num_ctx = modelfile_num_ctx(show) or self.num_ctx.planned(name) or DEFAULT_NUM_CTX
+        train = info.get(f"{info.get('general.architecture')}.context_length")
+        if isinstance(train, int) and train > 0:
+            num_ctx = min(num_ctx, train)  # Ollama caps it the same way (sched.go:161)
+        file_size = int(ledger.installed.get(name, {}).get("size") or 0)
+        ledger.sizes.estimates[name] = file_size + kv_cache_bytes(info, num_ctx)
 
     # -- reconcile ------------------------------------------------------------------------
 
@@ -354,6 +415,7 @@ class VramManager:
                 "category": self.category(name),
                 "size": ledger.size_of(name),
                 "loaded": name in ledger.resident,
+                "cloud": name in ledger.cloud,
             }
             for name in sorted(ledger.installed)
         ]
@@ -370,6 +432,8 @@ class VramManager:
                 "expires_at": r.expires_at,
                 "in_flight": ledger.in_flight.get(r.name, 0),
                 "external": r.external,
+                # landed partly on CPU (slow): Ollama found too little free VRAM
+                "partial_offload": 0 < r.size_vram < r.size,
             }
             for r in sorted(ledger.resident.values(), key=lambda r: r.name)
         ]
@@ -378,6 +442,7 @@ class VramManager:
             "resident": resident,
             "in_flight": dict(ledger.in_flight),
             "waiting": self._scheduler.waiting(),
+            "queued": self.parallel.queued(),
             "unloads_waiting": self._scheduler.unloads_waiting(),
             "budget_bytes": self.settings.vram_limit_bytes,
             "budget_limit_bytes": self.settings.vram_limit_bytes,
@@ -386,6 +451,8 @@ class VramManager:
             "max_heavy_models": self.settings.max_heavy_models,
             "swapping": self._scheduler.swapping(),
             "missing_always_on": list(ledger.missing_always_on),
+            "unexpected_evictions": list(ledger.unexpected_evictions),
+            "max_loaded_models": self.settings.max_loaded_models,
             "ollama_up": self.ollama_up,
             "paused": self.paused,
             "gpu": self._gpu.read(),

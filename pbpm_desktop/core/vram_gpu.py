@@ -73,11 +73,12 @@ class GpuReader:
         self._cached: dict[str, Any] | None = None
         self._cached_at = float("-inf")
 
-    def read(self) -> dict[str, Any] | None:
+    def read(self, fresh: bool = False) -> dict[str, Any] | None:
+        """Totals, from the cache unless `fresh` (waiting for memory to settle needs it)."""
         if self._unavailable:
             return None
         now = time.monotonic()
-        if now - self._cached_at < self._ttl_s:
+        if not fresh and now - self._cached_at < self._ttl_s:
             return self._cached
         if not self._initialised and not self._init():
             return None

@@ -31,6 +31,7 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, OllamaUnreachable
 from pbpm_desktop.core.vram_errors import ModelTooLarge, SwapTimeout, VramError
+from pbpm_desktop.core.vram_settle import MemorySettler
 from pbpm_desktop.core.vram_state import Ledger, gb
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ class SwapScheduler:
         self._drain_state: dict[str, Any] | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: waits for GPU memory to settle after each unload (set by the manager)
+        self.settler: MemorySettler | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -399,6 +402,9 @@ class SwapScheduler:
     async def unload_now(self, model: str, deadline: float, reason: str | None) -> None:
         """Ask Ollama to unload an idle model, then poll /api/ps until it is gone."""
         self._set_swap("unloading", model, reason, in_flight=0)
+        self.ledger.expected_gone.add(model)
+        freed = self.ledger.size_of(model)
+        baseline = self.settler.baseline() if self.settler is not None else None
         try:
             await retry_once(lambda: self.ollama.unload(model))
             while True:
@@ -412,6 +418,8 @@ class SwapScheduler:
                         "(SWAP_TIMEOUT_S); try again later"
                     )
                 await asyncio.sleep(PS_POLL_S)
+            if self.settler is not None:  # a load right now would find stale free memory
+                await self.settler.settle(freed, baseline)
         finally:
             self._swap_state = None
         log.info("unloaded %s%s", model, f" to make room for {reason}" if reason else "")

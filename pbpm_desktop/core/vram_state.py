@@ -11,9 +11,11 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pbpm_desktop.config import Settings
+from pbpm_desktop.core.vram_sizes import SizeBook
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,21 @@ class Resident:
     external: bool = False
     #: False while /api/ps no longer lists it but our requests still stream from it
     listed: bool = True
+    #: the context length Ollama loaded it with (/api/ps `context_length`)
+    context_length: int | None = None
+
+
+def is_cloud_entry(name: str, entry: dict[str, Any]) -> bool:
+    """An Ollama cloud model: a `remote_host` stub, or a `:cloud` / `:tag-cloud` name.
+
+    Mirrors ollama internal/modelref parseSourceSuffix; such models run on ollama.com signed
+    with the owner's identity (server/routes.go:267, :308), never in local VRAM.
+    """
+    if entry.get("remote_host"):
+        return True
+    _, sep, tag = name.rpartition(":")
+    tag = tag.strip().lower()
+    return bool(sep) and (tag == "cloud" or ("/" not in tag and tag.endswith("-cloud")))
 
 
 class Ledger:
@@ -50,8 +67,10 @@ class Ledger:
     resident, and the sum stays within `VRAM_LIMIT_GB`.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sizes: SizeBook | None = None) -> None:
         self.settings = settings
+        #: real sizes remembered across restarts, and estimates for never-seen models
+        self.sizes = sizes or SizeBook(None)
         self.installed: dict[str, dict[str, Any]] = {}
         #: canonical installed names of the configured always-on models
         self.always_on: frozenset[str] = frozenset()
@@ -61,6 +80,12 @@ class Ledger:
         self.in_flight: dict[str, int] = {}
         self.last_used: dict[str, float] = {}
         self._real_sizes: dict[str, int] = {}
+        #: installed cloud models (never in the plan)
+        self.cloud: frozenset[str] = frozenset()
+        #: models the gateway asked Ollama to unload (their leaving /api/ps is expected)
+        self.expected_gone: set[str] = set()
+        #: models that left /api/ps unexpectedly (Ollama evicted them on its own), newest last
+        self.unexpected_evictions: list[dict[str, Any]] = []
 
     # -- names and categories -------------------------------------------------------------
 
@@ -70,6 +95,12 @@ class Ledger:
             return name
         if ":" not in name and f"{name}:latest" in self.installed:
             return f"{name}:latest"
+        # Ollama resolves names case-insensitively (server/routes.go:1222 getExistingName)
+        folded = name.casefold()
+        for candidate in (folded, f"{folded}:latest" if ":" not in folded else folded):
+            for installed in self.installed:
+                if installed.casefold() == candidate:
+                    return installed
         return None
 
     def category(self, name: str) -> str:
@@ -81,16 +112,22 @@ class Ledger:
     def set_installed(self, models: Iterable[dict[str, Any]]) -> list[str]:
         """Replace the installed list from /api/tags; returns always-on names newly missing."""
         self.installed = {}
+        cloud: set[str] = set()
         for entry in models:
             name = entry.get("name") or entry.get("model")
             if name:
                 self.installed[str(name)] = entry
+                if is_cloud_entry(str(name), entry):
+                    cloud.add(str(name))
+        self.cloud = frozenset(cloud)
         always_on: set[str] = set()
         missing: list[str] = []
         for configured in self.settings.always_on_models:
             canonical = self.canonical(configured)
             if canonical is None:
                 missing.append(configured)
+            elif canonical in cloud:
+                log.warning("ALWAYS_ON_MODELS: %s is a cloud model, not loaded", canonical)
             else:
                 always_on.add(canonical)
         newly_missing = [name for name in missing if name not in self.missing_always_on]
@@ -107,7 +144,22 @@ class Ledger:
             return resident.size
         if name in self._real_sizes:
             return self._real_sizes[name]
+        remembered = self.sizes.real(name, self.installed.get(name, {}).get("digest"))
+        if remembered is not None:
+            return remembered
+        if name in self.sizes.estimates:
+            return self.sizes.estimates[name]
         return int(self.installed.get(name, {}).get("size") or 0)
+
+    def size_known(self, name: str) -> bool:
+        """Whether size_of(name) is more than the file size (seen, remembered or estimated)."""
+        digest = self.installed.get(name, {}).get("digest")
+        return (
+            name in self.resident
+            or name in self._real_sizes
+            or name in self.sizes.estimates
+            or self.sizes.real(name, digest) is not None
+        )
 
     def always_on_bytes(self, exclude: str | None = None) -> int:
         return sum(self.size_of(name) for name in self.always_on if name != exclude)
@@ -125,6 +177,13 @@ class Ledger:
         """What Ollama actually holds right now (for the dashboard)."""
         return sum(self.size_of(name) for name in self.resident)
 
+    def loaded_count(self, exclude: str | None = None) -> int:
+        """Models Ollama counts against OLLAMA_MAX_LOADED_MODELS once the plan is complete:
+        every resident model plus always-on models that are about to be reloaded."""
+        names = set(self.resident) | set(self.always_on)
+        names.discard(exclude or "")
+        return len(names)
+
     def on_demand_resident(self, exclude: str | None = None) -> list[str]:
         return [n for n in self.resident if n not in self.always_on and n != exclude]
 
@@ -134,6 +193,8 @@ class Ledger:
             return self.planned_bytes() <= self.settings.vram_limit_bytes
         if len(self.on_demand_resident(exclude=name)) >= self.settings.max_heavy_models:
             return False
+        if self.loaded_count(exclude=name) + 1 > self.settings.max_loaded_models:
+            return False  # Ollama would evict one on its own, maybe a pinned one (sched.go:264)
         needed = self.planned_bytes(exclude=name) + self.size_of(name)
         return needed <= self.settings.vram_limit_bytes
 
@@ -144,6 +205,13 @@ class Ledger:
                 f"model '{name}' cannot be loaded: MAX_HEAVY_MODELS is "
                 f"{self.settings.max_heavy_models}, so no on-demand model may be resident. "
                 "Set MAX_HEAVY_MODELS to 1 or more."
+            )
+        pinned = len(self.always_on - {name})
+        if pinned + 1 > self.settings.max_loaded_models:
+            return (
+                f"model '{name}' cannot be loaded: the {pinned} always-on models already use "
+                f"MAX_LOADED_MODELS={self.settings.max_loaded_models} (Ollama's "
+                "OLLAMA_MAX_LOADED_MODELS); raise both, or shorten ALWAYS_ON_MODELS."
             )
         size = self.size_of(name)
         reserved = self.always_on_bytes(exclude=name)
@@ -202,12 +270,17 @@ class Ledger:
             size_vram = int(entry.get("size_vram") or 0)
             size = int(entry.get("size") or size_vram)
             expires_at = entry.get("expires_at")
+            context_length = entry.get("context_length")
             if size > 0:
                 self._real_sizes[name] = size
+                digest = self.installed.get(name, {}).get("digest") or entry.get("digest")
+                self.sizes.remember(name, digest, size)
             resident = self.resident.get(name)
             if resident is None:
                 ours = name == loading or name in self.always_on or name in self.in_flight
                 self.resident[name] = Resident(name, size, size_vram, expires_at, not ours)
+                self.resident[name].context_length = context_length
+                _warn_partial(name, size, size_vram)
                 self.last_used.setdefault(name, now)
                 if not ours:
                     self.last_used[name] = now
@@ -216,13 +289,52 @@ class Ledger:
                 continue
             if (resident.size, resident.size_vram, resident.listed) != (size, size_vram, True):
                 changed = True
+                _warn_partial(name, size, size_vram)
             resident.size, resident.size_vram, resident.listed = size, size_vram, True
             resident.expires_at = expires_at
+            resident.context_length = context_length
         for name in [n for n in self.resident if n not in seen]:
             if self.in_flight.get(name, 0) > 0:
                 self.resident[name].listed = False
                 continue
-            del self.resident[name]
-            log.info("%s is no longer loaded in Ollama", name)
+            gone = self.resident.pop(name)
+            if name in self.expected_gone or _expired(gone.expires_at):
+                log.info("%s is no longer loaded in Ollama", name)
+            else:
+                # Ollama evicted it on its own (OLLAMA_MAX_LOADED_MODELS, or to fit a load)
+                log.warning(
+                    "Ollama unloaded %s on its own (the gateway did not ask; its keep-alive ran "
+                    "until %s); check that MAX_LOADED_MODELS matches OLLAMA_MAX_LOADED_MODELS "
+                    "and that nothing else loads models",
+                    name,
+                    gone.expires_at,
+                )
+                self.unexpected_evictions = [
+                    *self.unexpected_evictions[-9:],
+                    {"model": name, "at": time.time()},
+                ]
+            self.expected_gone.discard(name)
             changed = True
         return changed
+
+
+def _warn_partial(name: str, size: int, size_vram: int) -> None:
+    if 0 < size_vram < size:
+        log.warning(
+            "%s is partly on the CPU (%s of %s in VRAM), so it runs slowly: Ollama found too "
+            "little free GPU memory; lower VRAM_LIMIT_GB or MODEL_NUM_CTX, or unload others",
+            name,
+            gb(size_vram),
+            gb(size),
+        )
+
+
+def _expired(expires_at: str | None) -> bool:
+    """Whether an /api/ps expiry lies in the past (a normal keep-alive unload)."""
+    if not expires_at:
+        return True
+    try:
+        when = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    return when <= datetime.now(UTC) + timedelta(seconds=1)

@@ -62,6 +62,7 @@ def vram_settings(url: str, **overrides: Any) -> Settings:
         "heavy_keep_alive": "30m",
         "reconcile_interval_s": 30,
         "swap_timeout_s": 5,
+        "memory_settle_s": 0,  # the simulator's memory lag is off unless a test turns it on
     }
     base.update(overrides)
     return Settings().with_overrides(**base)
@@ -433,12 +434,19 @@ async def test_available_models_and_missing_always_on(
 ) -> None:
     vm = await vram_make(always_on_models="light,ghost")
     rows = {row["name"]: row for row in vm.available_models()}
-    assert rows[LIGHT] == {"name": LIGHT, "category": "always_on", "size": GIB, "loaded": True}
+    assert rows[LIGHT] == {
+        "name": LIGHT,
+        "category": "always_on",
+        "size": GIB,
+        "loaded": True,
+        "cloud": False,
+    }
     assert rows[HEAVY_A] == {
         "name": HEAVY_A,
         "category": "on_demand",
         "size": 4 * GIB,
         "loaded": False,
+        "cloud": False,
     }
     snap = vm.snapshot()
     assert snap["missing_always_on"] == ["ghost"]

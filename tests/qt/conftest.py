@@ -115,6 +115,7 @@ def gateway_settings(tmp_path: Path, simulator: tuple[OllamaSimulator, LoopThrea
         always_on_models=ALWAYS_ON,
         vram_limit_gb=24.0,
         max_heavy_models=1,
+        memory_settle_s=0,  # the simulator's memory lag is off
     )
 
 

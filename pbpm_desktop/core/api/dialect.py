@@ -54,10 +54,11 @@ class EventTracker:
     """
 
     DELTA = b""
-    __slots__ = ("_buf", "chunks", "estimate", "usage")
+    __slots__ = ("_buf", "chunks", "error", "estimate", "usage")
 
     def __init__(self) -> None:
         self._buf = b""
+        self.error: str | None = None  # Ollama's own late failure, an `error` event
         self.usage: tuple[int, int] | None = None
         self.estimate = 0  # input tokens Ollama estimated before it knew (Anthropic)
         self.chunks = 0
@@ -71,6 +72,8 @@ class EventTracker:
         end = cut + 2
         ready, self._buf = (buf, b"") if end == len(buf) else (buf[:end], buf[end:])
         self.chunks += ready.count(self.DELTA)
+        if b"event: error" in ready or b'"type":"error"' in ready:
+            self.error = "upstream error in stream"
         if _USAGE in ready:  # decode only the events that carry usage
             for event in ready.split(_EVENT_END):
                 if _USAGE in event:

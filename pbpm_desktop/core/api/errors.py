@@ -82,7 +82,9 @@ def error_body(path: str, status: int, message: str, param: str | None = None) -
                 "message": message,
                 "type": _OPENAI_TYPES.get(status, "api_error"),
                 "param": param,
-                "code": status,
+                # Ollama's /v1 errors carry code null (openai/openai.go NewError); the HTTP
+                # status says the rest
+                "code": None,
             }
         }
     else:

@@ -47,7 +47,7 @@ async def _model_action(request: web.Request, action: str) -> web.Response:
         exchange.model = model
         resolved = await ctx.vram.resolve(model)
         exchange.model = resolved
-        await ctx.policy.admit(key, resolved)
+        await ctx.policy.admit(key, resolved, cloud=ctx.vram.is_cloud(resolved))
         started = time.perf_counter()
         if action == "preload":
             with ctx.pause.guard():  # paused: 503, like inference

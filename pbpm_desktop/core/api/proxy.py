@@ -24,6 +24,7 @@ from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
 from pbpm_desktop.core.audit import AuditEntry
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, UpstreamResponse
+from pbpm_desktop.core.rewrite import native_changes
 
 if TYPE_CHECKING:
     from pbpm_desktop.core.api.dialect import Dialect
@@ -136,7 +137,10 @@ def _fragment(extra: dict[str, Any]) -> bytes:
 
 #: fields the gateway decides on; Ollama (Go's encoding/json) matches JSON keys
 #: case-insensitively, so "MODEL" next to "model" would run a model the checks never saw.
-GUARDED_FIELDS = frozenset({"model", "keep_alive", "stream", "stream_options", "options"})
+#: `name` is where /api/show (and Ollama's older clients) name the model (routes.go:1312).
+GUARDED_FIELDS = frozenset(
+    {"model", "name", "keep_alive", "stream", "stream_options", "options", "shift"}
+)
 
 
 def reject_case_variants(payload: dict[str, Any]) -> None:
@@ -165,14 +169,21 @@ def counts_from_openai(obj: dict[str, Any]) -> tuple[int, int] | None:
 
 
 class NdjsonTracker:
-    """Watches a native NDJSON stream for token counts without decoding every line."""
+    """Watches a native NDJSON stream for token counts without decoding every line.
 
-    __slots__ = ("_tail", "chunks", "final")
+    The byte search assumes Go's compact encoding; for an upstream whose JSON has spaces
+    (`"done": true`) the last complete line is kept and decoded at the end instead. A line
+    with a top-level `"error"` is Ollama reporting a failure after the headers went out.
+    """
+
+    __slots__ = ("_last", "_tail", "chunks", "error", "final")
 
     def __init__(self) -> None:
         self._tail = b""
+        self._last = b""
         self.chunks = 0
         self.final: dict[str, Any] | None = None
+        self.error: str | None = None
 
     def feed(self, data: bytes) -> None:
         self.chunks += data.count(_NOT_DONE)
@@ -185,6 +196,21 @@ class NdjsonTracker:
         self._tail = buf[newline + 1 :] if newline + 1 < len(buf) else b""
         if buf.find(_DONE, 0, newline) >= 0:  # searched in place: no copy of every chunk
             self._parse_final(buf[:newline])
+        elif buf.find(b'"error"', 0, newline) >= 0:
+            self._parse_error(buf[:newline])
+        else:
+            previous = buf.rfind(b"\n", 0, newline)
+            self._last = buf[previous + 1 : newline]
+
+    def _parse_error(self, lines: bytes) -> None:
+        for line in lines.split(b"\n"):
+            if b'"error"' in line:
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and "error" in obj:
+                    self.error = str(obj["error"])
 
     def _parse_final(self, lines: bytes) -> None:
         for line in lines.split(b"\n"):
@@ -197,6 +223,15 @@ class NdjsonTracker:
     def counts(self) -> tuple[int, int]:
         if self.final is None and _DONE in self._tail:  # stream ended without a newline
             self._parse_final(self._tail)
+        if self.final is None:  # maybe JSON with spaces: decode the last line
+            for line in (self._tail, self._last):
+                try:
+                    obj = json.loads(line) if line.strip() else None
+                except ValueError:
+                    obj = None
+                if isinstance(obj, dict) and obj.get("done") is True:
+                    self.final = obj
+                    break
         if self.final is not None:
             return counts_from_native(self.final)
         return 0, self.chunks
@@ -208,12 +243,13 @@ class SseTracker:
     Complete events are forwarded at once; only an event split across reads waits for its end.
     """
 
-    __slots__ = ("_buf", "_newline", "_passing", "chunks", "keep_usage", "usage")
+    __slots__ = ("_buf", "_newline", "_passing", "chunks", "error", "keep_usage", "usage")
 
     def __init__(self, keep_usage: bool) -> None:
         self._buf = b""
         self._passing = False  # inside an event too large to hold, passed on unread
         self._newline = False  # ... whose last byte so far was a newline
+        self.error: str | None = None
         self.keep_usage = keep_usage
         self.usage: tuple[int, int] | None = None
         self.chunks = 0
@@ -231,6 +267,8 @@ class SseTracker:
             return b""
         end = cut + 2
         ready, self._buf = (buf, b"") if end == len(buf) else (buf[:end], buf[end:])
+        if b'data: {"error"' in ready:  # Ollama's late failure, after the headers
+            self.error = "upstream error in stream"
         if b'"usage"' not in ready:
             self.chunks += ready.count(b'"delta"')
             return ready
@@ -243,9 +281,15 @@ class SseTracker:
                     obj = {}
                 counts = counts_from_openai(obj)
                 if counts is not None:
-                    self.usage = counts
-                    if not obj.get("choices") and not self.keep_usage:
-                        continue
+                    # /v1/completions with usage forced puts a zero usage on every chunk
+                    # before the real one: only a usage-only event (or a non-zero one) counts
+                    if not obj.get("choices") or any(counts):
+                        self.usage = counts
+                    if not self.keep_usage:
+                        if not obj.get("choices"):
+                            continue
+                        del obj["usage"]  # the client did not ask for usage
+                        event = b"data: " + _compact(obj).encode()
             self.chunks += event.count(b'"delta"')
             out.append(event + b"\n\n")
         return b"".join(out)
@@ -295,11 +339,17 @@ async def forward_model_request(
         exchange.model = model
         resolved = await ctx.vram.resolve(model)
         exchange.model = resolved
-        await ctx.policy.admit(key, resolved)
-        default_stream = not openai
-        streaming = bool(payload.get("stream", default_stream)) and "embed" not in route
+        cloud = ctx.vram.is_cloud(resolved)
+        if cloud:
+            exchange.route = f"{route}:cloud"  # audited as cloud: it ran on ollama.com
+        await ctx.policy.admit(key, resolved, cloud=cloud)
+        # Ollama streams unless `stream` is false (`"stream": null` streams, routes.go:750);
+        # its /v1 routes stream only for `"stream": true` (openai.ChatCompletionRequest).
+        stream = payload.get("stream")
+        streaming = (stream is True if openai else stream is not False) and "embed" not in route
         keep_usage = True
         extra: dict[str, Any] = {}
+        drop: tuple[str, ...] = ()
         if dialect is not None:
             pass  # Ollama reads neither keep_alive nor stream_options on these routes
         elif openai:
@@ -311,23 +361,24 @@ async def forward_model_request(
                     )
                 keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
                 extra["stream_options"] = {**(options or {}), "include_usage": True}
+        elif not cloud:
+            num_ctx = await ctx.vram.num_ctx_for(resolved)
+            extra, drop = native_changes(payload, ctx.vram.keep_alive_for(resolved), num_ctx)
+        if drop:
+            for name in drop:
+                payload.pop(name, None)
+            payload.update(extra)
+            data = _compact(payload).encode()
         else:
-            extra["keep_alive"] = ctx.vram.keep_alive_for(resolved)
-        data = with_fields(body, payload, extra)
+            data = with_fields(body, payload, extra)
         ctx.policy.stream_started(key.id)
         try:
             async with ctx.vram.use(resolved):
-                return await _relay(
-                    request,
-                    ctx,
-                    exchange,
-                    upstream_path,
-                    data,
-                    streaming,
-                    openai,
-                    keep_usage,
-                    dialect,
-                )
+                args = (request, ctx, exchange, upstream_path, data, streaming, openai)
+                if cloud:
+                    return await _relay(*args, keep_usage, dialect)
+                async with ctx.vram.parallel.slot(resolved):  # NUM_PARALLEL: see core/parallel
+                    return await _relay(*args, keep_usage, dialect)
         finally:
             ctx.policy.stream_ended(key.id)
 
@@ -395,6 +446,8 @@ async def _relay_ndjson(
         await write(_in_stream_error(request.path, exc.message, False))
     finally:
         guard.close()
+        if tracker.error is not None:  # Ollama's own in-stream {"error": ...} line
+            exchange.status = "upstream_error"
         exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
 
 
@@ -427,6 +480,8 @@ async def _relay_sse(
         )
     finally:
         guard.close()
+        if tracker.error is not None:  # Ollama's own in-stream {"error": ...} line
+            exchange.status = "upstream_error"
         exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
 
 
@@ -583,10 +638,13 @@ async def passthrough(
         if request.method == "POST":
             data, payload = await read_json(request)
             reject_case_variants(payload)
-            exchange.model = str(payload.get("model") or "")
+            # Ollama reads `name` when `model` is empty (routes.go:1312): check both
+            names = [str(payload.get(f) or "").strip() for f in ("model", "name")]
+            exchange.model = next((n for n in names if n), "")
             key = client_key(request)
-            if exchange.model and not key.allows_model(exchange.model):
-                raise ApiError(403, f"this key may not use model '{exchange.model}'")
+            for name in dict.fromkeys(n for n in names if n):
+                resolved = await ctx.vram.resolve(name)
+                ctx.policy.check_model(key, resolved, cloud=ctx.vram.is_cloud(resolved))
         headers = JSON_HEADERS if data is not None else None
         async with ctx.ollama.open(
             request.method, path or request.path, data=data, headers=headers, first_byte_timeout=60

@@ -22,6 +22,7 @@ class ApiKey(Model):
     rpm = fields.IntField(null=True)
     tokens_per_day = fields.IntField(null=True)
     max_streams = fields.IntField(null=True)
+    cloud = fields.BooleanField(default=False)  # may use Ollama cloud models
 
     class Meta:
         table = "api_keys"

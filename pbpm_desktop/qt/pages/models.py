@@ -126,6 +126,11 @@ class ModelsPage(Page):
         self.gpu_label = QLabel("", objectName="Muted")
         budget_row.addWidget(self.gpu_label)
         self.layout_.addLayout(budget_row)
+        # Ollama unloaded a model on its own (its OLLAMA_MAX_LOADED_MODELS, or memory)
+        self.eviction_label = QLabel("", objectName="Warning")
+        self.eviction_label.setWordWrap(True)
+        self.eviction_label.hide()
+        self.layout_.addWidget(self.eviction_label)
 
         self.table = make_table(
             [
@@ -199,7 +204,9 @@ class ModelsPage(Page):
         if names != self.rows:
             self._rebuild(names)
         resident = {m["name"]: m for m in state.resident()}
-        waiting = state.vram.get("waiting") or {}
+        waiting = dict(state.vram.get("waiting") or {})
+        for name, count in (state.vram.get("queued") or {}).items():  # NUM_PARALLEL queue
+            waiting[name] = waiting.get(name, 0) + count
         swap = state.swapping()
         serving = state.gateway == "serving"
         for row, model in enumerate(installed):
@@ -207,14 +214,19 @@ class ModelsPage(Page):
             live = resident.get(name)
             always_on = model.get("category") == "always_on"
             pending = state.pending.get(name)
+            vram_text = human_bytes(live.get("size_vram") or live.get("size")) if live else "—"
+            if live and live.get("partial_offload"):
+                vram_text = self.tr("{size} (partly on CPU)").format(size=vram_text)
             if swap and swap.get("model") == name:
                 pending = pending or (PRELOAD if swap.get("phase") == "loading" else UNLOAD)
             texts = {
                 "model": name,
-                "category": self.tr("always-on") if always_on else self.tr("on-demand"),
+                "category": self.tr("cloud")
+                if model.get("cloud")
+                else (self.tr("always-on") if always_on else self.tr("on-demand")),
                 "size": human_bytes(model.get("size")),
                 "state": self._state_text(live is not None, pending, int(waiting.get(name, 0))),
-                "vram": human_bytes(live.get("size_vram") or live.get("size")) if live else "—",
+                "vram": vram_text,
                 "expires": expires_in(live.get("expires_at")) if live else "—",
                 "in_flight": str(live.get("in_flight", 0)) if live else "—",
                 "waiting": str(waiting.get(name, 0) or "—"),
@@ -231,6 +243,20 @@ class ModelsPage(Page):
             )
         self._show_budget(state.vram)
         self._show_swap(swap)
+        self._show_evictions(state.vram.get("unexpected_evictions") or [])
+
+    def _show_evictions(self, evictions: list[dict[str, Any]]) -> None:
+        if not evictions:
+            self.eviction_label.hide()
+            return
+        names = ", ".join(dict.fromkeys(e.get("model", "?") for e in evictions[-3:]))
+        self.eviction_label.setText(
+            self.tr(
+                "Ollama unloaded {names} on its own. Make MAX_LOADED_MODELS match Ollama's "
+                "OLLAMA_MAX_LOADED_MODELS, and check that nothing else loads models."
+            ).format(names=names)
+        )
+        self.eviction_label.show()
 
     def _state_text(self, loaded: bool, pending: str | None, waiting: int) -> str:
         if pending == PRELOAD:

@@ -7,7 +7,6 @@ pinned by environment variables (which win over the file) are shown but not edit
 
 from __future__ import annotations
 
-import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from pbpm_desktop.config import (
     pinned_by_environment,
     write_user_config,
 )
+from pbpm_desktop.core.goduration import keep_alive_for_ollama
 from pbpm_desktop.qt import adapters, autostart
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe
@@ -47,7 +47,9 @@ from pbpm_desktop.qt.pages.base import Page
 
 #: options the gateway does not use: changing them needs no restart
 DESKTOP_ONLY = frozenset({"start_minimized", "start_at_login"})
-KEEP_ALIVE_RE = r"-1|0|\d+|(\d+h)?(\d+m)?(\d+s)?"
+#: what may be typed: a Go duration (30m, 1h30m, 1.5h) or whole seconds (1800, 0, -1); the
+#: exact check on apply is core.goduration.keep_alive_for_ollama, the one start-up uses
+KEEP_ALIVE_RE = r"[+-]?(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)"
 
 
 pinned_settings = pinned_by_environment
@@ -316,8 +318,15 @@ class SettingsPage(Page):
 
     async def _apply(self) -> bool:
         current = self.current or await self.bridge.call(adapters.current_settings, self.service)
-        if not re.fullmatch(KEEP_ALIVE_RE, self.keep_alive.text().strip() or "30m"):
-            self.ctx.notifier.error(self.tr("Keep-alive must look like 30m, 1h, 90s, 0 or -1."))
+        try:
+            keep_alive_for_ollama(self.keep_alive.text().strip() or "30m")
+        except ValueError:
+            self.ctx.notifier.error(
+                self.tr(
+                    "Keep-alive must be a duration like 30m, 1h30m or 90s, or whole seconds "
+                    "(1800; 0 unloads at once, -1 keeps loaded forever)."
+                )
+            )
             return False
         try:
             new = current.with_overrides(**self.values())

@@ -66,8 +66,8 @@ async def test_sqlite_to_postgres_keeps_ids_secrets_and_audit(tmp_path: Path, pg
         assert tuple(last) == (4998, WHEN + timedelta(seconds=2499))
         # the sequence moved past the copied ids: a new key does not collide
         new_id = await conn.fetchval(
-            "INSERT INTO api_keys (key_hash, prefix, name, email, created_at, models) "
-            "VALUES ('d', 'pbpm-ddd', 'dee', '', now(), '') RETURNING id"
+            "INSERT INTO api_keys (key_hash, prefix, name, email, created_at, models, cloud) "
+            "VALUES ('d', 'pbpm-ddd', 'dee', '', now(), '', FALSE) RETURNING id"
         )
         assert new_id == 4
     finally:

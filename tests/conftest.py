@@ -16,7 +16,7 @@ from pbpm_desktop.config import Settings
 from pbpm_desktop.core.service import GatewayService
 from pbpm_desktop.simulator import OllamaSimulator, SimModel
 
-MASTER = "test-master-key-0123456789"
+MASTER = "test-master-key-0123456789-abcdefghij"  # >= 32 characters (secrets.py)
 GB = 1024**3
 
 

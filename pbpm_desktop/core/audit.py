@@ -1,21 +1,34 @@
 """Token audit: one record per proxied request, written in batches off the response path.
 
 `record()` only appends to an in-memory list, so a response never waits on the database.
-A background task flushes every `interval` seconds (or sooner when a batch fills); a flush
-that fails (database busy or down) keeps the records and retries, so nothing is lost;
+The background task writes as soon as records arrive, at most one write every `min_gap`
+seconds (group commit: what arrives during a write goes in the next one), so under low load a
+record is committed a few milliseconds after its request ends and a SIGKILL loses at most what
+finished in the last `min_gap` (README "Token audit" has the measurements). A flush that
+fails because the database is busy or down keeps the records and retries, so nothing is lost;
 `stop()` flushes what is left. Counters per key and day feed the `tokens_per_day` policy.
+
+The writer cannot be poisoned (issue 9): every value is made storable before the INSERT
+(strings cut to their column and made valid UTF-8, integers clamped to 64 bits, floats made
+finite), a batch the database refuses for another reason than being busy is written row by
+row and only the row that still fails is set aside (logged, counted in `rejected`), and the
+queue is bounded (`max_pending`): beyond it new records are dropped and counted in `dropped`,
+both shown by `GET /admin/status`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.fields import CharField, FloatField, IntField
 
 from pbpm_desktop.core import events as ev
@@ -40,6 +53,9 @@ class AuditEntry:
     ttft_ms: float | None = None
     client: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: no final counts arrived (client gone, upstream cut, a route that reports none): the
+    #: token counts were estimated from the request and what was streamed
+    estimated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -55,11 +71,15 @@ class AuditWriter:
         *,
         interval: float = 0.25,
         batch_size: int = 500,
+        min_gap: float = 0.02,
+        max_pending: int = 200_000,
     ) -> None:
         self.db = db
         self.events = events
-        self.interval = interval
+        self.interval = interval  # the longest a record waits when no wake-up comes
         self.batch_size = batch_size
+        self.min_gap = min(min_gap, interval)
+        self.max_pending = max_pending
         self._pending: list[AuditEntry] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one flush at a time (see flush)
@@ -67,6 +87,8 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.failed_flushes = 0
+        self.dropped = 0  # records refused because the queue was full
+        self.rejected = 0  # records the database refused even alone (set aside, logged)
         self._tokens_today: dict[int, int] = {}
         self._day = datetime.now(UTC).date()
 
@@ -74,15 +96,35 @@ class AuditWriter:
     def pending(self) -> int:
         return len(self._pending)
 
+    def stats(self) -> dict[str, int]:
+        """The writer's counters, for `GET /admin/status` and the logs."""
+        return {
+            "pending": len(self._pending),
+            "written": self.written,
+            "failed_flushes": self.failed_flushes,
+            "dropped": self.dropped,
+            "rejected": self.rejected,
+        }
+
     def record(self, entry: AuditEntry) -> None:
         """Queue a record (never blocks, never raises)."""
-        self._pending.append(entry)
         if entry.key_id is not None:
             if entry.created_at.date() != self._day:  # cheaper than asking the clock each time
                 self._roll_day()
-            used = entry.prompt_tokens + entry.completion_tokens
-            self._tokens_today[entry.key_id] = self._tokens_today.get(entry.key_id, 0) + used
-        if len(self._pending) >= self.batch_size:
+            used = self._tokens_today.get(entry.key_id)
+            if used is not None:  # unseeded keys: counted when seeded (see seed_tokens_today)
+                self._tokens_today[entry.key_id] = used + _tokens_of(entry)
+        if len(self._pending) >= self.max_pending:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error(
+                    "audit: queue full (%d records, database down?); %d records dropped so far",
+                    len(self._pending),
+                    self.dropped,
+                )
+        else:
+            self._pending.append(entry)
+        if not self._wake.is_set():
             self._wake.set()
         if self.events is not None:
             self.events.publish(ev.REQUEST_DONE, entry)
@@ -95,6 +137,32 @@ class AuditWriter:
     def seed_tokens_today(self, key_id: int, tokens: int) -> None:
         self._roll_day()
         self._tokens_today[key_id] = self._tokens_today.get(key_id, 0) + tokens
+
+    async def load_tokens_today(
+        self, key_id: int, stored: Callable[[int, datetime], Awaitable[int]]
+    ) -> int:
+        """Seed the key's counter from the database: what is stored plus what is queued.
+
+        The writer's lock is held during the query, so no record moves from the queue to the
+        database meanwhile: each is counted exactly once. Records for an unseeded key are not
+        counted by `record()` (they are in the queue or the database by now), which is what
+        made a key's day total count twice after a restart. Callers make it one load per key
+        (core/quota.py); a key already seeded is returned as it is.
+        """
+        async with self._lock:
+            self._roll_day()
+            if key_id in self._tokens_today:
+                return self._tokens_today[key_id]
+            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            total = await stored(key_id, midnight)
+            total += sum(
+                _tokens_of(e)
+                for e in self._pending
+                if e.key_id == key_id and e.created_at >= midnight
+            )
+            self._roll_day()
+            self._tokens_today[key_id] = total
+            return total
 
     def _roll_day(self) -> None:
         today = datetime.now(UTC).date()
@@ -169,33 +237,126 @@ class AuditWriter:
         try:
             with self.db.bound():
                 await _insert_many(batch)
-        except Exception as exc:  # busy/locked/down: keep the batch, retry later
-            self.failed_flushes += 1
-            log.warning("audit: write failed (%s); will retry", type(exc).__name__)
-            return False
+        except Exception as exc:
+            if _transient(exc):  # busy/locked/down: keep the batch, retry later
+                self.failed_flushes += 1
+                log.warning("audit: write failed (%s); will retry", type(exc).__name__)
+                return False
+            return await self._commit_rows(batch, exc)
         del self._pending[: len(batch)]
         self.written += len(batch)
         log.debug("audit: wrote %d in %.1f ms", len(batch), (time.perf_counter() - started) * 1e3)
         return True
 
+    async def _commit_rows(self, batch: list[AuditEntry], first: Exception) -> bool:
+        """The batch was refused for its content: write it row by row, set aside what fails.
+
+        Values are made storable beforehand (`_row_values`), so this is the last line of
+        defence against a value no one foresaw. A transient error here stops the pass: the
+        rows not yet written stay queued for the next flush, in order.
+        """
+        log.warning("audit: a batch was refused (%s); writing it row by row", type(first).__name__)
+        done = 0
+        try:
+            for entry in batch:
+                try:
+                    with self.db.bound():
+                        await _insert_many([entry])
+                except Exception as exc:
+                    if _transient(exc):
+                        self.failed_flushes += 1
+                        return False
+                    self.rejected += 1
+                    log.error(
+                        "audit: record set aside, the database refuses it (%s: %s): %r",
+                        type(exc).__name__,
+                        exc,
+                        entry,
+                    )
+                else:
+                    self.written += 1
+                done += 1
+            return True
+        finally:
+            del self._pending[:done]
+
     async def _run(self) -> None:
+        """Write when records arrive, then pause `min_gap`: one transaction per gap at most."""
         backoff = self.interval
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
+            if not self._pending or backoff > self.interval:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                except TimeoutError:
+                    pass
             self._wake.clear()
             ok = await self._tick()
             backoff = self.interval if ok else min(backoff * 2, 5.0)
+            if ok:
+                await asyncio.sleep(self.min_gap)
+
+
+def _tokens_of(entry: AuditEntry) -> int:
+    total = 0
+    for value in (entry.prompt_tokens, entry.completion_tokens):
+        if isinstance(value, int) and value > 0:
+            total += min(value, INT64_MAX)
+    return total
+
+
+def _transient(exc: Exception) -> bool:
+    """Could the same write succeed later (locked, busy, connection lost)? Else the data is bad."""
+    if isinstance(exc, IntegrityError):
+        return False
+    return isinstance(exc, (OperationalError, ConnectionError, OSError, TimeoutError))
+
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+def _storable_str(value: Any, limit: int) -> str:
+    """Valid UTF-8 that fits the column: lone surrogates (JSON's "\\ud800") become escapes."""
+    if not isinstance(value, str):
+        value = "" if value is None else str(value)
+    if len(value) > limit:
+        value = value[:limit]
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
+    return value
+
+
+def _storable_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+        return 0
+    return INT64_MAX if number > INT64_MAX else INT64_MIN if number < INT64_MIN else number
+
+
+def _storable_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 async def _insert_many(batch: list[AuditEntry]) -> None:
     """One multi-row INSERT of `batch`, with the SQL and value conversion Tortoise would use.
 
-    Strings longer than their column (a client may send any model name) are cut to fit:
-    otherwise one record the ORM or the database refuses would fail every flush of its batch
-    forever, and with it every later record.
+    Every value is made storable first: strings cut to their column and made valid UTF-8 (a
+    client may send any model name, a lone surrogate included), integers clamped to 64 bits
+    (an upstream may report 10^30 tokens), floats made finite. Otherwise one record the ORM
+    or the database refuses would fail every flush of its batch forever, and with it every
+    later record.
 
     Why not `UsageRecord.bulk_create`: building a Model instance per record (field validation,
     deep copies of defaults) cost more than the database write itself; under load that was a
@@ -215,22 +376,36 @@ async def _insert_many(batch: list[AuditEntry]) -> None:
         return
     fields_map = UsageRecord._meta.fields_map
     clips: list[tuple[int, int]] = []  # (column, max length) of string columns
+    ints: list[int] = []  # integer columns
+    floats: list[int] = []  # float columns
     conversions: list[tuple[int, Any]] = []  # (column, to_db_value) of everything else
     for i, name in enumerate(names):
         field_obj = fields_map[name]
         kind = type(field_obj)
         if kind is CharField:
             clips.append((i, field_obj.max_length))
-        elif kind not in (IntField, FloatField):
+        elif kind is IntField:
+            ints.append(i)
+        elif kind is FloatField:
+            floats.append(i)
+        else:
             conversions.append((i, field_obj.to_db_value))
     values_of = attrgetter(*names)
     rows = []
     for entry in batch:
         row = list(values_of(entry))
-        for i, limit in clips:  # over-long strings are cut to the column (see _clip)
+        for i, limit in clips:
             value = row[i]
-            if isinstance(value, str) and len(value) > limit:
-                row[i] = value[:limit]
+            if not (type(value) is str and len(value) <= limit and value.isascii()):
+                row[i] = _storable_str(value, limit)
+        for i in ints:
+            value = row[i]
+            if not (type(value) is int and INT64_MIN <= value <= INT64_MAX):
+                row[i] = _storable_int(value)
+        for i in floats:
+            value = row[i]
+            if not (type(value) is float and math.isfinite(value)):
+                row[i] = _storable_float(value)
         for i, to_db in conversions:
             row[i] = to_db(row[i], UsageRecord)
         rows.append(row)

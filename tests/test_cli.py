@@ -115,3 +115,11 @@ async def test_first_start_says_where_the_master_key_is(tmp_path: Path) -> None:
     assert key_file.read_text().strip() not in out  # never the key itself
     code, out = await run_cli(tmp_path, "keys", "list")
     assert "master key" not in out
+
+
+async def test_a_short_master_key_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:
+    env = {**cli_env(tmp_path), "MASTER_API_KEY": "admin"}
+    code, out = await run_cli(tmp_path, "serve", "--port", "0", env=env)
+    assert code != 0
+    assert out.strip().count("\n") == 0, out  # one line, no traceback
+    assert "at least 32" in out and "MASTER_API_KEY" in out and "admin" not in out

@@ -103,6 +103,13 @@ def load_master_key(data_dir: Path, env_value: str | None = None) -> MasterKey:
     return MasterKey(value, "file", str(file_path), created=True)
 
 
+def make_private_dir(path: Path) -> None:
+    """The data dir (database, master key file, logs) owner-only: 0700, also on old installs."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.name != "nt" and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
 def _long_enough(master: MasterKey) -> MasterKey:
     if len(master.value) >= MIN_MASTER_KEY_LEN:
         return master

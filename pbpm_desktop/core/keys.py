@@ -154,8 +154,10 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
                 items = value.split(",") if isinstance(value, str) else list(value)
                 out[name] = ",".join(sorted({str(m).strip() for m in items if str(m).strip()}))
             elif name == "expires_at":
-                out[name] = parse_utc(value)
-                out[name].timestamp()  # year 1 with an offset is before datetime.min
+                when = parse_utc(value).astimezone(UTC)  # year 1 +05:00: OverflowError
+                if not 1970 <= when.year <= 9998:  # the database and every clock can hold it
+                    raise ValueError
+                out[name] = when
             else:
                 number = int(value)
                 if number < 0 or number > MAX_DB_INT:
@@ -163,7 +165,7 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
                 out[name] = number
         except (TypeError, ValueError, OverflowError) as exc:
             hint = (
-                "an ISO 8601 date"
+                "an ISO 8601 date between 1970 and 9998"
                 if name == "expires_at"
                 else f"a non-negative integer up to {MAX_DB_INT}"
             )

@@ -29,7 +29,7 @@ from pbpm_desktop.core.ollama import OllamaClient, OllamaError
 from pbpm_desktop.core.policy import PolicyEnforcer
 from pbpm_desktop.core.store import Database, queries
 from pbpm_desktop.core.vram import VramManager
-from pbpm_desktop.secrets import MasterKey, load_master_key
+from pbpm_desktop.secrets import MasterKey, load_master_key, make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class GatewayService:
 
     async def open_storage(self) -> None:
         """Database and keys only (what the CLI's `keys`/`usage` commands need)."""
+        make_private_dir(self.settings.data_dir)  # it holds emails, key hashes, addresses
         if self.master is None:
             self.master = load_master_key(self.settings.data_dir, self.settings.master_api_key)
         if self.db is None:

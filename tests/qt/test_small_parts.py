@@ -106,8 +106,6 @@ async def test_csv_export_neutralises_formulas_from_client_model_names(
         "+1+cmd|' /C calc'!A0",
         "@SUM(1)",
         "-2+3",
-        "\tx",
-        "\rx",
     ]
     service = GatewayService(make_settings(tmp_path / "data", sim.url))
     await service.start()
@@ -126,6 +124,11 @@ async def test_csv_export_neutralises_formulas_from_client_model_names(
         read = list(csv.DictReader(fh))
     assert sorted(r["model"] for r in read) == sorted("'" + name for name in hostile)
     assert all(r["prompt_tokens"] == "0" for r in read)  # numbers stay numbers
+    # a leading tab or CR (the gateway strips them from model names; other cells may carry them)
+    write_usage_csv(path, [{"owner": "\tx", "model": "\r=1", "requests": -1}])
+    with path.open(newline="", encoding="utf-8") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert (row["owner"], row["model"], row["requests"]) == ("'\tx", "'\r=1", "-1")
     # a leading tab or CR (the gateway strips them from model names; other cells may carry them)
     write_usage_csv(path, [{"owner": "\tx", "model": "\r=1", "requests": -1}])
     with path.open(newline="", encoding="utf-8") as fh:

@@ -1,10 +1,11 @@
 """Token audit: one record per proxied request, written in batches off the response path.
 
 `record()` only appends to an in-memory list, so a response never waits on the database.
-The background task writes as soon as records arrive, at most one write every `min_gap`
-seconds (group commit: what arrives during a write goes in the next one), so under low load a
-record is committed a few milliseconds after its request ends and a SIGKILL loses at most what
-finished in the last `min_gap` (README "Token audit" has the measurements). A flush that
+A background task flushes every `interval` seconds (or sooner when a batch fills). With a
+`journal` path each record is also appended to an append-only file as it is queued, and what
+the database did not get is replayed at the next start, so a SIGKILL loses nothing that was
+answered (core/audit_journal.py and README "Token audit" have the measurements: writing
+sooner instead does not help, a burst ends faster than one commit). A flush that
 fails because the database is busy or down keeps the records and retries, so nothing is lost;
 `stop()` flushes what is left. Counters per key and day feed the `tokens_per_day` policy.
 
@@ -26,12 +27,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.fields import CharField, FloatField, IntField
 
 from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.audit_journal import AuditJournal
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.store.models import UsageRecord
@@ -71,15 +74,16 @@ class AuditWriter:
         *,
         interval: float = 0.25,
         batch_size: int = 500,
-        min_gap: float = 0.02,
         max_pending: int = 200_000,
+        journal: Path | None = None,
     ) -> None:
         self.db = db
         self.events = events
-        self.interval = interval  # the longest a record waits when no wake-up comes
+        self.interval = interval
         self.batch_size = batch_size
-        self.min_gap = min(min_gap, interval)
         self.max_pending = max_pending
+        self._journal = AuditJournal(journal) if journal is not None else None
+        self.replayed = 0  # records recovered from the journal at start
         self._pending: list[AuditEntry] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one flush at a time (see flush)
@@ -124,7 +128,9 @@ class AuditWriter:
                 )
         else:
             self._pending.append(entry)
-        if not self._wake.is_set():
+            if self._journal is not None:
+                self._journal.append(entry)
+        if len(self._pending) >= self.batch_size:
             self._wake.set()
         if self.events is not None:
             self.events.publish(ev.REQUEST_DONE, entry)
@@ -171,8 +177,32 @@ class AuditWriter:
             self._tokens_today.clear()
 
     async def start(self) -> None:
+        if self._journal is not None and self._task is None:
+            await self._replay(self._journal.open(AuditEntry))
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def _replay(self, left: list[AuditEntry]) -> None:
+        """Queue the journal's records the database does not have yet, then write them."""
+        if not left:
+            return
+        first = min(e.created_at for e in left)
+        last = max(e.created_at for e in left)
+        with self.db.bound():
+            rows = await UsageRecord.filter(
+                created_at__gte=first, created_at__lte=last
+            ).values_list("created_at", "key_id", "route", "duration_ms")
+        stored = {(c.timestamp(), k, r, d) for c, k, r, d in rows}
+        missing = [
+            e
+            for e in left
+            if (e.created_at.timestamp(), e.key_id, e.route, e.duration_ms) not in stored
+        ]
+        self.replayed = len(missing)
+        if missing:
+            log.warning("audit: %d records recovered from the journal", len(missing))
+        self._pending[:0] = missing
+        await self.flush()
 
     async def stop(self) -> None:
         """Stop the background task and flush everything still pending."""
@@ -185,9 +215,22 @@ class AuditWriter:
             self._task = None
         for attempt in range(20):
             if await self.flush():
+                self._close_journal()
                 return
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
-        log.error("audit: %d records could not be written at shutdown", len(self._pending))
+        if self._journal is not None:
+            log.error(
+                "audit: %d records could not be written at shutdown; "
+                "the journal keeps them for the next start",
+                len(self._pending),
+            )
+        else:
+            log.error("audit: %d records could not be written at shutdown", len(self._pending))
+        self._close_journal()
+
+    def _close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
 
     async def flush(self) -> bool:
         """Write everything pending, including what arrives meanwhile; True if none is left.
@@ -245,6 +288,8 @@ class AuditWriter:
             return await self._commit_rows(batch, exc)
         del self._pending[: len(batch)]
         self.written += len(batch)
+        if self._journal is not None:
+            self._journal.reset(self._pending)
         log.debug("audit: wrote %d in %.1f ms", len(batch), (time.perf_counter() - started) * 1e3)
         return True
 
@@ -279,21 +324,19 @@ class AuditWriter:
             return True
         finally:
             del self._pending[:done]
+            if self._journal is not None:
+                self._journal.reset(self._pending)
 
     async def _run(self) -> None:
-        """Write when records arrive, then pause `min_gap`: one transaction per gap at most."""
         backoff = self.interval
         while True:
-            if not self._pending or backoff > self.interval:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
             self._wake.clear()
             ok = await self._tick()
             backoff = self.interval if ok else min(backoff * 2, 5.0)
-            if ok:
-                await asyncio.sleep(self.min_gap)
 
 
 def _tokens_of(entry: AuditEntry) -> int:

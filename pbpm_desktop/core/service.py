@@ -34,6 +34,7 @@ from pbpm_desktop.secrets import MasterKey, load_master_key, make_private_dir
 log = logging.getLogger(__name__)
 
 OLLAMA_POLL_S = 5.0
+AUDIT_JOURNAL = "audit-journal.ndjson"
 
 
 class GatewayService:
@@ -88,7 +89,8 @@ class GatewayService:
             idle_timeout=s.idle_timeout_s,
         )
         await ollama.start()
-        audit = AuditWriter(self.db, self.events)
+        # the journal keeps what a SIGKILL would lose (core/audit_journal.py)
+        audit = AuditWriter(self.db, self.events, journal=s.data_dir / AUDIT_JOURNAL)
         await audit.start()
         keys = KeyService(self.db, self.master)
         policy = PolicyEnforcer(audit, self._tokens_since)

@@ -332,3 +332,34 @@ async def test_the_queue_is_bounded_and_counts_what_it_drops(tmp_path: Path) -> 
     assert await writer.flush()
     await db.close()
     assert [row[0] for row in rows_on_disk(path)] == list(range(100))  # the oldest kept
+
+
+async def test_the_journal_replays_what_the_database_missed_and_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite://{tmp_path}/j.db")
+    await db.open()
+    journal = tmp_path / "audit-journal.ndjson"
+    first = AuditWriter(db, interval=60, journal=journal)
+    await first.start()
+    for i in range(10):
+        first.record(entry(i))
+    # killed between a commit and the journal's cut: the journal still lists all ten
+    monkeypatch.setattr(first._journal, "reset", lambda still_queued: None)
+    assert await first.flush()
+    first._journal.close()
+    first._task.cancel()
+    second = AuditWriter(db, interval=60, journal=journal)
+    await second.start()
+    assert second.replayed == 0 and await count(db) == 10  # nothing written twice
+    body = AuditEntry(2, "pbpm-x", "o", "\ud800", "chat", prompt_tokens=10**30)
+    for record in (entry(100), entry(101), body):
+        second.record(record)
+    second._journal.close()  # killed before any flush
+    second._task.cancel()
+    third = AuditWriter(db, interval=60, journal=journal)
+    await third.start()
+    assert third.replayed == 3 and await count(db) == 13
+    await third.stop()
+    assert journal.read_bytes() == b""  # all committed: the journal is cut back to nothing
+    await db.close()

@@ -21,22 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from tortoise.exceptions import IntegrityError, OperationalError
-from tortoise.fields import CharField, FloatField, IntField
 
 from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.audit_journal import AuditJournal
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.store import Database
+from pbpm_desktop.core.store.audit_rows import INT64_MAX
+from pbpm_desktop.core.store.audit_rows import insert_many as _insert_many
 from pbpm_desktop.core.store.models import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -352,104 +351,3 @@ def _transient(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         return False
     return isinstance(exc, (OperationalError, ConnectionError, OSError, TimeoutError))
-
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
-
-
-def _storable_str(value: Any, limit: int) -> str:
-    """Valid UTF-8 that fits the column: lone surrogates (JSON's "\\ud800") become escapes."""
-    if not isinstance(value, str):
-        value = "" if value is None else str(value)
-    if len(value) > limit:
-        value = value[:limit]
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            value = value.encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
-    return value
-
-
-def _storable_int(value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-        return 0
-    return INT64_MAX if number > INT64_MAX else INT64_MIN if number < INT64_MIN else number
-
-
-def _storable_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return 0.0
-    return number if math.isfinite(number) else 0.0
-
-
-async def _insert_many(batch: list[AuditEntry]) -> None:
-    """One multi-row INSERT of `batch`, with the SQL and value conversion Tortoise would use.
-
-    Every value is made storable first: strings cut to their column and made valid UTF-8 (a
-    client may send any model name, a lone surrogate included), integers clamped to 64 bits
-    (an upstream may report 10^30 tokens), floats made finite. Otherwise one record the ORM
-    or the database refuses would fail every flush of its batch forever, and with it every
-    later record.
-
-    Why not `UsageRecord.bulk_create`: building a Model instance per record (field validation,
-    deep copies of defaults) cost more than the database write itself; under load that was a
-    tenth of the gateway's CPU, on the same loop that serves requests. Tortoise's executor
-    still supplies the dialect's INSERT statement and, for every column that is not a plain
-    string or number (the timestamp), the field's own `to_db_value`, so any database the
-    gateway supports (SQLite, Postgres) gets the values bulk_create would send.
-    """
-    conn = UsageRecord._choose_db(True)
-    executor = conn.executor_class(model=UsageRecord, db=conn)
-    names = executor.regular_columns
-    if any(name not in AuditEntry.__slots__ for name in names):
-        # a column the entry does not carry: let the ORM apply its defaults
-        await UsageRecord.bulk_create(
-            [UsageRecord(**{n: getattr(e, n) for n in AuditEntry.__slots__}) for e in batch]
-        )
-        return
-    fields_map = UsageRecord._meta.fields_map
-    clips: list[tuple[int, int]] = []  # (column, max length) of string columns
-    ints: list[int] = []  # integer columns
-    floats: list[int] = []  # float columns
-    conversions: list[tuple[int, Any]] = []  # (column, to_db_value) of everything else
-    for i, name in enumerate(names):
-        field_obj = fields_map[name]
-        kind = type(field_obj)
-        if kind is CharField:
-            clips.append((i, field_obj.max_length))
-        elif kind is IntField:
-            ints.append(i)
-        elif kind is FloatField:
-            floats.append(i)
-        else:
-            conversions.append((i, field_obj.to_db_value))
-    values_of = attrgetter(*names)
-    rows = []
-    for entry in batch:
-        row = list(values_of(entry))
-        for i, limit in clips:
-            value = row[i]
-            if not (type(value) is str and len(value) <= limit and value.isascii()):
-                row[i] = _storable_str(value, limit)
-        for i in ints:
-            value = row[i]
-            if not (type(value) is int and INT64_MIN <= value <= INT64_MAX):
-                row[i] = _storable_int(value)
-        for i in floats:
-            value = row[i]
-            if not (type(value) is float and math.isfinite(value)):
-                row[i] = _storable_float(value)
-        for i, to_db in conversions:
-            row[i] = to_db(row[i], UsageRecord)
-        rows.append(row)
-    await conn.execute_many(executor.insert_query, rows)

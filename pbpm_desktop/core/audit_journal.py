@@ -20,6 +20,7 @@ import logging
 import os
 from dataclasses import fields
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,10 +37,14 @@ class AuditJournal:
         self.path = path
         self._fd: int | None = None
         self._names: tuple[str, ...] = ()
+        self._values: Any = None  # attrgetter of every field, in order
+        self._at = 0  # index of created_at
 
     def open(self, entry_type: type[AuditEntry]) -> list[AuditEntry]:
         """Open for appending; returns the records left by the last run (to replay)."""
         self._names = tuple(f.name for f in fields(entry_type))
+        self._values = attrgetter(*self._names)
+        self._at = self._names.index("created_at")
         left = self._read(entry_type)
         self._fd = _open_append(self.path)
         return left
@@ -80,10 +85,8 @@ class AuditJournal:
             self._fd = None
 
     def _line(self, entry: AuditEntry) -> bytes:
-        values: list[Any] = [getattr(entry, name) for name in self._names]
-        for i, value in enumerate(values):
-            if isinstance(value, datetime):
-                values[i] = value.isoformat()
+        values = list(self._values(entry))
+        values[self._at] = values[self._at].isoformat()
         return _encode(values).encode() + b"\n"
 
     def _read(self, entry_type: type[AuditEntry]) -> list[AuditEntry]:

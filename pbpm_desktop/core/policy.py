@@ -7,7 +7,7 @@ core/quota.py.
 Order matters (issue 9): `charge` counts the request against `rpm` before anything can
 refuse it, so refused requests (403/404) are rate limited too; `check_model` runs before the
 model is resolved, so a scoped key gets the same 403 for a model it may not use whether that
-model is installed or not; `admitted` takes the `max_streams` slot before its first await,
+model is installed or not; `admit_request` takes the `max_streams` slot before its first await,
 so a burst cannot pass the check while an earlier request awaits its quota.
 """
 
@@ -16,8 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from pbpm_desktop.core.audit import AuditWriter
@@ -79,40 +78,50 @@ class PolicyEnforcer:
                 raise PolicyRefusal(429, exc.message, exc.retry_after) from exc
             self.quota.release(grant)
 
-    @asynccontextmanager
-    async def admitted(
+    async def admit_request(
         self, key: KeyInfo, prompt: int, completion: int | None, generates: bool
-    ) -> AsyncIterator[Grant | None]:
-        """Hold a stream slot and, for keys with a daily quota, a reservation (the Grant).
+    ) -> Grant | None:
+        """Take a stream slot and, for keys with a daily quota, a reservation (the Grant).
 
         `prompt` is the request's estimated prompt tokens, `completion` the cap it asked for.
+        The caller must call `release(key, grant)` when the request ends (a plain pair of
+        calls, not a context manager: this runs on every request).
         """
-        if key.max_streams and self._streams.get(key.id, 0) >= key.max_streams:
-            raise PolicyRefusal(
-                429, f"this key already has {key.max_streams} requests running; wait for one", 1
-            )
-        self._streams[key.id] = self._streams.get(key.id, 0) + 1  # before any await
-        grant: Grant | None = None
+        if key.max_streams:
+            if self._streams.get(key.id, 0) >= key.max_streams:
+                raise PolicyRefusal(
+                    429,
+                    f"this key already has {key.max_streams} requests running; wait for one",
+                    1,
+                )
+            self._streams[key.id] = self._streams.get(key.id, 0) + 1  # before any await
+        if not key.tokens_per_day:
+            return None
         try:
-            if key.tokens_per_day:
-                try:
-                    grant = await self.quota.reserve(
-                        key.id, key.tokens_per_day, prompt, completion, generates
-                    )
-                except QuotaRefusal as exc:
-                    raise PolicyRefusal(429, exc.message, exc.retry_after) from exc
-            yield grant
-        finally:
-            if grant is not None:
-                self.quota.release(grant)
-            self._stream_ended(key.id)
+            return await self.quota.reserve(
+                key.id, key.tokens_per_day, prompt, completion, generates
+            )
+        except QuotaRefusal as exc:
+            self._stream_ended(key)
+            raise PolicyRefusal(429, exc.message, exc.retry_after) from exc
+        except BaseException:
+            self._stream_ended(key)
+            raise
+
+    def release(self, key: KeyInfo, grant: Grant | None) -> None:
+        """The request admitted by `admit_request` ended."""
+        if grant is not None:
+            self.quota.release(grant)
+        self._stream_ended(key)
 
     def streams(self, key_id: int) -> int:
         return self._streams.get(key_id, 0)
 
-    def _stream_ended(self, key_id: int) -> None:
-        left = self._streams.get(key_id, 1) - 1
+    def _stream_ended(self, key: KeyInfo) -> None:
+        if not key.max_streams:
+            return
+        left = self._streams.get(key.id, 1) - 1
         if left > 0:
-            self._streams[key_id] = left
+            self._streams[key.id] = left
         else:
-            self._streams.pop(key_id, None)
+            self._streams.pop(key.id, None)

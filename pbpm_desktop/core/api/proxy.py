@@ -334,7 +334,8 @@ async def forward_model_request(
         streaming = bool(payload.get("stream", default_stream)) and generates
         prompt = estimate_prompt_tokens(payload) if key.tokens_per_day else 0
         completion = requested_completion(payload, openai) if key.tokens_per_day else None
-        async with policy.admitted(key, prompt, completion, generates) as grant:
+        grant = await policy.admit_request(key, prompt, completion, generates)
+        try:
             exchange.grant = grant
             keep_usage = True
             extra: dict[str, Any] = grant.fields(payload, openai) if grant is not None else {}
@@ -348,13 +349,13 @@ async def forward_model_request(
             data = with_fields(body, payload, extra)
             async with ctx.vram.use(resolved):
                 exchange.sent = True
-                try:
-                    return await _relay(
-                        request, ctx, exchange, upstream_path, data, streaming, openai, keep_usage
-                    )
-                finally:
-                    if exchange.cut:
-                        exchange.status = "429"  # the relay ended it in-stream
+                return await _relay(
+                    request, ctx, exchange, upstream_path, data, streaming, openai, keep_usage
+                )
+        finally:
+            policy.release(key, grant)
+            if exchange.cut:
+                exchange.status = "429"  # the relay ended the stream in-stream
 
 
 async def _relay(

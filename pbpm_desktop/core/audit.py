@@ -284,7 +284,14 @@ class AuditWriter:
                 self.failed_flushes += 1
                 log.warning("audit: write failed (%s); will retry", type(exc).__name__)
                 return False
-            return await self._commit_rows(batch, exc)
+            try:  # a value the database refuses: once more with every value made storable
+                with self.db.bound():
+                    await _insert_many(batch, sanitize=True)
+            except Exception as again:
+                if _transient(again):
+                    self.failed_flushes += 1
+                    return False
+                return await self._commit_rows(batch, again)
         del self._pending[: len(batch)]
         self.written += len(batch)
         if self._journal is not None:
@@ -293,9 +300,9 @@ class AuditWriter:
         return True
 
     async def _commit_rows(self, batch: list[AuditEntry], first: Exception) -> bool:
-        """The batch was refused for its content: write it row by row, set aside what fails.
+        """The batch was refused even sanitised: write it row by row, set aside what fails.
 
-        Values are made storable beforehand (`_row_values`), so this is the last line of
+        Values are made storable (`insert_many(sanitize=True)`), so this is the last line of
         defence against a value no one foresaw. A transient error here stops the pass: the
         rows not yet written stay queued for the next flush, in order.
         """
@@ -305,7 +312,7 @@ class AuditWriter:
             for entry in batch:
                 try:
                     with self.db.bound():
-                        await _insert_many([entry])
+                        await _insert_many([entry], sanitize=True)
                 except Exception as exc:
                     if _transient(exc):
                         self.failed_flushes += 1

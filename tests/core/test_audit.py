@@ -306,10 +306,10 @@ async def test_a_row_the_database_refuses_is_set_aside_alone(
         writer.record(entry(i))
     insert_many = audit_module._insert_many
 
-    async def refuses_token_count_2(batch: list[AuditEntry]) -> None:
+    async def refuses_token_count_2(batch: list[AuditEntry], **options: bool) -> None:
         if any(e.prompt_tokens == 2 for e in batch):  # a value no sanitising foresaw
             raise ValueError("refused")
-        await insert_many(batch)
+        await insert_many(batch, **options)
 
     monkeypatch.setattr(audit_module, "_insert_many", refuses_token_count_2)
     assert await writer.flush()

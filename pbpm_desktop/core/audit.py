@@ -9,12 +9,12 @@ sooner instead does not help, a burst ends faster than one commit). A flush that
 fails because the database is busy or down keeps the records and retries, so nothing is lost;
 `stop()` flushes what is left. Counters per key and day feed the `tokens_per_day` policy.
 
-The writer cannot be poisoned (issue 9): every value is made storable before the INSERT
-(strings cut to their column and made valid UTF-8, integers clamped to 64 bits, floats made
-finite), a batch the database refuses for another reason than being busy is written row by
-row and only the row that still fails is set aside (logged, counted in `rejected`), and the
-queue is bounded (`max_pending`): beyond it new records are dropped and counted in `dropped`,
-both shown by `GET /admin/status`.
+The writer cannot be poisoned (issue 9): a batch the database refuses for another reason
+than being busy is written again with every value made storable (strings valid UTF-8,
+integers clamped to the column, floats finite: core/store/audit_rows.py), then, if it still
+fails, row by row, and only the row that still fails is set aside (logged, counted in
+`rejected`); the queue is bounded (`max_pending`): beyond it new records are dropped and
+counted in `dropped`, both shown by `GET /admin/status`.
 """
 
 from __future__ import annotations

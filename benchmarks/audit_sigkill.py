@@ -13,7 +13,7 @@ arrived, and counts the records that reached `guard.db`. Policies:
 Without a journal the records are counted in `guard.db` after the kill; with one, after a
 restart of the gateway on the same data dir (which replays it).
 
-    python -m benchmarks.audit_sigkill [--burst 40] [--rounds 5]
+    python -m benchmarks.audit_sigkill [--burst 40] [--rounds 5] [--policies journal,...]
 """
 
 from __future__ import annotations
@@ -122,9 +122,9 @@ async def _replay(data_dir: Path) -> None:
     await gateway.stop()
 
 
-async def _measure(burst: int, rounds: int) -> dict[str, list[int]]:
+async def _measure(burst: int, rounds: int, policies: list[str]) -> dict[str, list[int]]:
     results: dict[str, list[int]] = {}
-    for policy in POLICIES:
+    for policy in policies:
         results[policy] = [await _round(policy, burst) for _ in range(rounds)]
         lost = results[policy]
         print(
@@ -139,12 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.audit_sigkill")
     parser.add_argument("--burst", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--policies", default=",".join(POLICIES), help="comma list")
     parser.add_argument("--child", nargs=2, metavar=("POLICY", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         asyncio.run(_child(args.child[0], Path(args.child[1])))
         return 0
-    asyncio.run(_measure(args.burst, args.rounds))
+    asyncio.run(_measure(args.burst, args.rounds, args.policies.split(",")))
     return 0
 
 

@@ -4,7 +4,7 @@ Measured (benchmarks/audit_sigkill.py, a burst of 40 then SIGKILL at the last re
 a timer every 0.25 s lost 40 of 40, writing at once with a 20 ms pause lost 39-40, even a
 transaction per wake-up lost 39: a burst ends within a few milliseconds, faster than one
 SQLite commit. So each record is also appended to this file when it is queued, one
-`os.write` of one JSON line (a few microseconds, no fsync: the kernel keeps it through a
+`os.write` of one JSON line (orjson; a few microseconds, no fsync: the kernel keeps it through a
 crash of the process, not through a power cut). For a non-streamed answer that happens
 before aiohttp sends the response; for a stream, right after its last chunk.
 
@@ -23,6 +23,8 @@ from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 if TYPE_CHECKING:
     from pbpm_desktop.core.audit import AuditEntry
@@ -85,9 +87,13 @@ class AuditJournal:
             self._fd = None
 
     def _line(self, entry: AuditEntry) -> bytes:
-        values = list(self._values(entry))
-        values[self._at] = values[self._at].isoformat()
-        return _encode(values).encode() + b"\n"
+        values = self._values(entry)
+        try:  # orjson: ~1 us a line where the stdlib took ~9 (this runs on every request)
+            return orjson.dumps(values, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # what orjson refuses: a lone surrogate, an integer over 64 bits
+            values = list(values)
+            values[self._at] = values[self._at].isoformat()
+            return _encode(values).encode() + b"\n"
 
     def _read(self, entry_type: type[AuditEntry]) -> list[AuditEntry]:
         try:

@@ -13,6 +13,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pbpm_desktop.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "pbpm-desktop"
@@ -20,6 +22,8 @@ KEYRING_USER = "master_api_key"
 MASTER_FILE_NAME = "master.key"
 #: random bytes in a generated key (256 bits); clients keys use 32 too.
 KEY_BYTES = 32
+#: the shortest master key accepted (DESIGN.md §3): `MASTER_API_KEY=admin` falls to guessing
+MIN_MASTER_KEY_LEN = 32
 
 
 def new_secret(prefix: str) -> str:
@@ -77,19 +81,41 @@ def _write_private_file(path: Path, value: str) -> None:
 
 
 def load_master_key(data_dir: Path, env_value: str | None = None) -> MasterKey:
-    """Find or create the master key (DESIGN.md §2)."""
+    """Find or create the master key (DESIGN.md §2); refuse one shorter than 32 characters.
+
+    Raises ConfigError (one clear line at start-up, see cli.py) for a short key from any
+    source: a guessable master key opens every key's policy and the whole audit.
+    """
     if env_value:
-        return MasterKey(env_value, "environment", "MASTER_API_KEY", created=False)
+        return _long_enough(MasterKey(env_value, "environment", "MASTER_API_KEY", created=False))
     file_path = data_dir / MASTER_FILE_NAME
     usable, stored = _keyring_get()
     if stored:
-        return MasterKey(stored, "keyring", KEYRING_SERVICE, created=False)
+        return _long_enough(MasterKey(stored, "keyring", KEYRING_SERVICE, created=False))
     if file_path.is_file():
         value = file_path.read_text(encoding="utf-8").strip()
         if value:
-            return MasterKey(value, "file", str(file_path), created=False)
+            return _long_enough(MasterKey(value, "file", str(file_path), created=False))
     value = new_secret("pbpm-master-")
     if usable and _keyring_set(value):
         return MasterKey(value, "keyring", KEYRING_SERVICE, created=True)
     _write_private_file(file_path, value)
     return MasterKey(value, "file", str(file_path), created=True)
+
+
+def make_private_dir(path: Path) -> None:
+    """The data dir (database, master key file, logs) owner-only: 0700, also on old installs."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.name != "nt" and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def _long_enough(master: MasterKey) -> MasterKey:
+    if len(master.value) >= MIN_MASTER_KEY_LEN:
+        return master
+    raise ConfigError(
+        f"the master key in the {master.describe()} is {len(master.value)} characters; "
+        f"use at least {MIN_MASTER_KEY_LEN} (e.g. the output of "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`), '
+        "or remove it to have one generated"
+    )

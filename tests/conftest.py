@@ -19,7 +19,7 @@ from pbpm_desktop.core.service import GatewayService
 from pbpm_desktop.simulator import OllamaSimulator, SimModel
 from tests.postgres import NO_SERVER, PostgresServer, find_bindir, fresh_database
 
-MASTER = "test-master-key-0123456789"
+MASTER = "test-master-key-0123456789-abcdefghij"  # >= 32 characters (secrets.py)
 GB = 1024**3
 
 

@@ -69,6 +69,20 @@ async def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
     assert code != 0 and "PBPM_PORT" in out and "Traceback" not in out
 
 
+async def _serve(env: dict[str, str], cwd: Path) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pbpm_desktop", "serve", "--host", "127.0.0.1", "--port", "0",
+        env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    lines = []
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        lines.append(line)
+        if "listening on" in line:
+            return proc, re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        assert line, "".join(lines)
+
+
 async def test_serve_streams_audits_and_flushes_on_sigterm(tmp_path: Path) -> None:
     sim = OllamaSimulator(token_delay=0.001, response_tokens=6)
     await sim.start()
@@ -76,18 +90,7 @@ async def test_serve_streams_audits_and_flushes_on_sigterm(tmp_path: Path) -> No
     try:
         _, out = await run_cli(tmp_path, "keys", "create", "--name", "t", "--json", env=env)
         secret = json.loads(out[: out.rindex("}") + 1])["api_key"]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pbpm_desktop", "serve", "--host", "127.0.0.1", "--port", "0",
-            env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        lines = []
-        while True:
-            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-            lines.append(line)
-            if "listening on" in line:
-                break
-            assert line, "".join(lines)
-        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        proc, url = await _serve(env, tmp_path)
         headers = {"Authorization": f"Bearer {secret}"}
         body = {"model": "llama3.2:3b", "messages": [{"role": "user", "content": "hi"}]}
         async with aiohttp.ClientSession() as http:
@@ -115,3 +118,42 @@ async def test_first_start_says_where_the_master_key_is(tmp_path: Path) -> None:
     assert key_file.read_text().strip() not in out  # never the key itself
     code, out = await run_cli(tmp_path, "keys", "list")
     assert "master key" not in out
+
+
+async def test_a_short_master_key_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:
+    env = {**cli_env(tmp_path), "MASTER_API_KEY": "admin"}
+    code, out = await run_cli(tmp_path, "serve", "--port", "0", env=env)
+    assert code != 0
+    assert out.strip().count("\n") == 0, out  # one line, no traceback
+    assert "at least 32" in out and "MASTER_API_KEY" in out and "admin" not in out
+
+
+async def test_sigkill_after_a_burst_loses_no_audit_record(tmp_path: Path) -> None:
+    # issue 9, item 15: the last ~0.25 s of records (all 40 of a burst here) used to be lost
+    sim = OllamaSimulator(response_tokens=4)
+    await sim.start()
+    env = cli_env(tmp_path, sim.url)
+    try:
+        _, out = await run_cli(tmp_path, "keys", "create", "--name", "t", "--json", env=env)
+        secret = json.loads(out[: out.rindex("}") + 1])["api_key"]
+        proc, url = await _serve(env, tmp_path)
+        headers = {"Authorization": f"Bearer {secret}"}
+        body = {"model": "llama3.2:3b", "prompt": "hi", "stream": False}
+        async with aiohttp.ClientSession(headers=headers) as http:
+
+            async def one() -> int:
+                async with http.post(url + "/api/generate", json=body) as r:
+                    await r.read()
+                    return r.status
+
+            assert await asyncio.gather(*(one() for _ in range(40))) == [200] * 40
+        proc.kill()  # SIGKILL the moment the last answer is in
+        await proc.wait()
+        proc, url = await _serve(env, tmp_path)  # the next start replays the journal
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 30)
+        code, out = await run_cli(tmp_path, "usage", "--json", env=env)
+        assert code == 0, out
+        assert sum(row["requests"] for row in json.loads(out)) == 40
+    finally:
+        await sim.stop()

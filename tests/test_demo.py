@@ -11,7 +11,12 @@ from pbpm_desktop.demo import DEMO_ALWAYS_ON, DEMO_KEY_NAME, DemoBackend
 
 
 async def test_demo_backend_gives_a_working_gateway(tmp_path: Path) -> None:
-    base = Settings(data_dir=tmp_path, host="127.0.0.1", port=0, master_api_key="m")
+    base = Settings(
+        data_dir=tmp_path,
+        host="127.0.0.1",
+        port=0,
+        master_api_key="demo-master-key-for-tests-0123456789",
+    )
     demo = DemoBackend(base, traffic_interval=0.05)
     demo.simulator.load_delay = 0.0
     demo.simulator.token_delay = 0.0

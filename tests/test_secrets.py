@@ -9,8 +9,9 @@ from pbpm_desktop.secrets import load_master_key
 
 
 def test_environment_wins(tmp_path: Path) -> None:
-    key = load_master_key(tmp_path, "from-env")
-    assert key.value == "from-env" and key.source == "environment" and not key.created
+    value = "from-env-" + "x" * 32
+    key = load_master_key(tmp_path, value)
+    assert key.value == value and key.source == "environment" and not key.created
 
 
 def test_file_fallback_is_private_and_stable(tmp_path: Path, monkeypatch) -> None:

@@ -1,9 +1,20 @@
 """Token audit: one record per proxied request, written in batches off the response path.
 
 `record()` only appends to an in-memory list, so a response never waits on the database.
-A background task flushes every `interval` seconds (or sooner when a batch fills); a flush
-that fails (database busy or down) keeps the records and retries, so nothing is lost;
+A background task flushes every `interval` seconds (or sooner when a batch fills). With a
+`journal` path each record is also appended to an append-only file as it is queued, and what
+the database did not get is replayed at the next start, so a SIGKILL loses nothing that was
+answered (core/audit_journal.py and README "Token audit" have the measurements: writing
+sooner instead does not help, a burst ends faster than one commit). A flush that
+fails because the database is busy or down keeps the records and retries, so nothing is lost;
 `stop()` flushes what is left. Counters per key and day feed the `tokens_per_day` policy.
+
+The writer cannot be poisoned (issue 9): a batch the database refuses for another reason
+than being busy is written again with every value made storable (strings valid UTF-8,
+integers clamped to the column, floats finite: core/store/audit_rows.py), then, if it still
+fails, row by row, and only the row that still fails is set aside (logged, counted in
+`rejected`); the queue is bounded (`max_pending`): beyond it new records are dropped and
+counted in `dropped`, both shown by `GET /admin/status`.
 """
 
 from __future__ import annotations
@@ -11,16 +22,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
-from tortoise.fields import CharField, FloatField, IntField
+from tortoise.exceptions import IntegrityError, OperationalError
 
 from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.audit_journal import AuditJournal
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.store import Database
+from pbpm_desktop.core.store.audit_rows import INT64_MAX
+from pbpm_desktop.core.store.audit_rows import insert_many as _insert_many
 from pbpm_desktop.core.store.models import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -40,6 +55,9 @@ class AuditEntry:
     ttft_ms: float | None = None
     client: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: no final counts arrived (client gone, upstream cut, a route that reports none): the
+    #: token counts were estimated from the request and what was streamed
+    estimated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -55,11 +73,16 @@ class AuditWriter:
         *,
         interval: float = 0.25,
         batch_size: int = 500,
+        max_pending: int = 200_000,
+        journal: Path | None = None,
     ) -> None:
         self.db = db
         self.events = events
         self.interval = interval
         self.batch_size = batch_size
+        self.max_pending = max_pending
+        self._journal = AuditJournal(journal) if journal is not None else None
+        self.replayed = 0  # records recovered from the journal at start
         self._pending: list[AuditEntry] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one flush at a time (see flush)
@@ -67,7 +90,8 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.failed_flushes = 0
-        self.dropped = 0  # records given up on (only at shutdown, see stop)
+        self.dropped = 0  # records given up on: queue full, or unwritable at shutdown
+        self.rejected = 0  # records the database refused even alone (set aside, logged)
         self._tokens_today: dict[int, int] = {}
         self._day = datetime.now(UTC).date()
 
@@ -75,14 +99,36 @@ class AuditWriter:
     def pending(self) -> int:
         return len(self._pending)
 
+    def stats(self) -> dict[str, int]:
+        """The writer's counters, for `GET /admin/status` and the logs."""
+        return {
+            "pending": len(self._pending),
+            "written": self.written,
+            "failed_flushes": self.failed_flushes,
+            "dropped": self.dropped,
+            "rejected": self.rejected,
+        }
+
     def record(self, entry: AuditEntry) -> None:
         """Queue a record (never blocks, never raises)."""
-        self._pending.append(entry)
         if entry.key_id is not None:
             if entry.created_at.date() != self._day:  # cheaper than asking the clock each time
                 self._roll_day()
-            used = entry.prompt_tokens + entry.completion_tokens
-            self._tokens_today[entry.key_id] = self._tokens_today.get(entry.key_id, 0) + used
+            used = self._tokens_today.get(entry.key_id)
+            if used is not None:  # unseeded keys: counted when seeded (see seed_tokens_today)
+                self._tokens_today[entry.key_id] = used + _tokens_of(entry)
+        if len(self._pending) >= self.max_pending:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error(
+                    "audit: queue full (%d records, database down?); %d records dropped so far",
+                    len(self._pending),
+                    self.dropped,
+                )
+        else:
+            self._pending.append(entry)
+            if self._journal is not None:
+                self._journal.append(entry)
         if len(self._pending) >= self.batch_size:
             self._wake.set()
         if self.events is not None:
@@ -97,6 +143,32 @@ class AuditWriter:
         self._roll_day()
         self._tokens_today[key_id] = self._tokens_today.get(key_id, 0) + tokens
 
+    async def load_tokens_today(
+        self, key_id: int, stored: Callable[[int, datetime], Awaitable[int]]
+    ) -> int:
+        """Seed the key's counter from the database: what is stored plus what is queued.
+
+        The writer's lock is held during the query, so no record moves from the queue to the
+        database meanwhile: each is counted exactly once. Records for an unseeded key are not
+        counted by `record()` (they are in the queue or the database by now), which is what
+        made a key's day total count twice after a restart. Callers make it one load per key
+        (core/quota.py); a key already seeded is returned as it is.
+        """
+        async with self._lock:
+            self._roll_day()
+            if key_id in self._tokens_today:
+                return self._tokens_today[key_id]
+            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            total = await stored(key_id, midnight)
+            total += sum(
+                _tokens_of(e)
+                for e in self._pending
+                if e.key_id == key_id and e.created_at >= midnight
+            )
+            self._roll_day()
+            self._tokens_today[key_id] = total
+            return total
+
     def _roll_day(self) -> None:
         today = datetime.now(UTC).date()
         if today != self._day:
@@ -104,8 +176,32 @@ class AuditWriter:
             self._tokens_today.clear()
 
     async def start(self) -> None:
+        if self._journal is not None and self._task is None:
+            await self._replay(self._journal.open(AuditEntry))
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def _replay(self, left: list[AuditEntry]) -> None:
+        """Queue the journal's records the database does not have yet, then write them."""
+        if not left:
+            return
+        first = min(e.created_at for e in left)
+        last = max(e.created_at for e in left)
+        with self.db.bound():
+            rows = await UsageRecord.filter(
+                created_at__gte=first, created_at__lte=last
+            ).values_list("created_at", "key_id", "route", "duration_ms")
+        stored = {(c.timestamp(), k, r, d) for c, k, r, d in rows}
+        missing = [
+            e
+            for e in left
+            if (e.created_at.timestamp(), e.key_id, e.route, e.duration_ms) not in stored
+        ]
+        self.replayed = len(missing)
+        if missing:
+            log.warning("audit: %d records recovered from the journal", len(missing))
+        self._pending[:0] = missing
+        await self.flush()
 
     async def stop(self) -> None:
         """Stop the background task and flush everything still pending."""
@@ -118,10 +214,23 @@ class AuditWriter:
             self._task = None
         for attempt in range(20):
             if await self.flush():
+                self._close_journal()
                 return
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
-        self.dropped += len(self._pending)
-        log.error("audit: %d records could not be written at shutdown", len(self._pending))
+        if self._journal is not None:
+            log.error(
+                "audit: %d records could not be written at shutdown; "
+                "the journal keeps them for the next start",
+                len(self._pending),
+            )
+        else:
+            self.dropped += len(self._pending)
+            log.error("audit: %d records could not be written at shutdown", len(self._pending))
+        self._close_journal()
+
+    def _close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
 
     async def flush(self) -> bool:
         """Write everything pending, including what arrives meanwhile; True if none is left.
@@ -171,14 +280,59 @@ class AuditWriter:
         try:
             with self.db.bound():
                 await _insert_many(batch)
-        except Exception as exc:  # busy/locked/down: keep the batch, retry later
-            self.failed_flushes += 1
-            log.warning("audit: write failed (%s); will retry", type(exc).__name__)
-            return False
+        except Exception as exc:
+            if _transient(exc):  # busy/locked/down: keep the batch, retry later
+                self.failed_flushes += 1
+                log.warning("audit: write failed (%s); will retry", type(exc).__name__)
+                return False
+            try:  # a value the database refuses: once more with every value made storable
+                with self.db.bound():
+                    await _insert_many(batch, sanitize=True)
+            except Exception as again:
+                if _transient(again):
+                    self.failed_flushes += 1
+                    return False
+                return await self._commit_rows(batch, again)
         del self._pending[: len(batch)]
         self.written += len(batch)
+        if self._journal is not None:
+            self._journal.reset(self._pending)
         log.debug("audit: wrote %d in %.1f ms", len(batch), (time.perf_counter() - started) * 1e3)
         return True
+
+    async def _commit_rows(self, batch: list[AuditEntry], first: Exception) -> bool:
+        """The batch was refused even sanitised: write it row by row, set aside what fails.
+
+        Values are made storable (`insert_many(sanitize=True)`), so this is the last line of
+        defence against a value no one foresaw. A transient error here stops the pass: the
+        rows not yet written stay queued for the next flush, in order.
+        """
+        log.warning("audit: a batch was refused (%s); writing it row by row", type(first).__name__)
+        done = 0
+        try:
+            for entry in batch:
+                try:
+                    with self.db.bound():
+                        await _insert_many([entry], sanitize=True)
+                except Exception as exc:
+                    if _transient(exc):
+                        self.failed_flushes += 1
+                        return False
+                    self.rejected += 1
+                    log.error(
+                        "audit: record set aside, the database refuses it (%s: %s): %r",
+                        type(exc).__name__,
+                        exc,
+                        entry,
+                    )
+                else:
+                    self.written += 1
+                done += 1
+            return True
+        finally:
+            del self._pending[:done]
+            if self._journal is not None:
+                self._journal.reset(self._pending)
 
     async def _run(self) -> None:
         backoff = self.interval
@@ -192,48 +346,16 @@ class AuditWriter:
             backoff = self.interval if ok else min(backoff * 2, 5.0)
 
 
-async def _insert_many(batch: list[AuditEntry]) -> None:
-    """One multi-row INSERT of `batch`, with the SQL and value conversion Tortoise would use.
+def _tokens_of(entry: AuditEntry) -> int:
+    total = 0
+    for value in (entry.prompt_tokens, entry.completion_tokens):
+        if isinstance(value, int) and value > 0:
+            total += min(value, INT64_MAX)
+    return total
 
-    Strings longer than their column (a client may send any model name) are cut to fit:
-    otherwise one record the ORM or the database refuses would fail every flush of its batch
-    forever, and with it every later record.
 
-    Why not `UsageRecord.bulk_create`: building a Model instance per record (field validation,
-    deep copies of defaults) cost more than the database write itself; under load that was a
-    tenth of the gateway's CPU, on the same loop that serves requests. Tortoise's executor
-    still supplies the dialect's INSERT statement and, for every column that is not a plain
-    string or number (the timestamp), the field's own `to_db_value`, so any database the
-    gateway supports (SQLite, Postgres) gets the values bulk_create would send.
-    """
-    conn = UsageRecord._choose_db(True)
-    executor = conn.executor_class(model=UsageRecord, db=conn)
-    names = executor.regular_columns
-    if any(name not in AuditEntry.__slots__ for name in names):
-        # a column the entry does not carry: let the ORM apply its defaults
-        await UsageRecord.bulk_create(
-            [UsageRecord(**{n: getattr(e, n) for n in AuditEntry.__slots__}) for e in batch]
-        )
-        return
-    fields_map = UsageRecord._meta.fields_map
-    clips: list[tuple[int, int]] = []  # (column, max length) of string columns
-    conversions: list[tuple[int, Any]] = []  # (column, to_db_value) of everything else
-    for i, name in enumerate(names):
-        field_obj = fields_map[name]
-        kind = type(field_obj)
-        if kind is CharField:
-            clips.append((i, field_obj.max_length))
-        elif kind not in (IntField, FloatField):
-            conversions.append((i, field_obj.to_db_value))
-    values_of = attrgetter(*names)
-    rows = []
-    for entry in batch:
-        row = list(values_of(entry))
-        for i, limit in clips:  # over-long strings are cut to the column (see _clip)
-            value = row[i]
-            if isinstance(value, str) and len(value) > limit:
-                row[i] = value[:limit]
-        for i, to_db in conversions:
-            row[i] = to_db(row[i], UsageRecord)
-        rows.append(row)
-    await conn.execute_many(executor.insert_query, rows)
+def _transient(exc: Exception) -> bool:
+    """Could the same write succeed later (locked, busy, connection lost)? Else the data is bad."""
+    if isinstance(exc, IntegrityError):
+        return False
+    return isinstance(exc, (OperationalError, ConnectionError, OSError, TimeoutError))

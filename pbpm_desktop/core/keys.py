@@ -5,6 +5,11 @@ slow KDF needed: there is no low-entropy password to brute-force). Authenticatio
 request, so verified keys are cached for `cache_ttl` seconds; a revoke through the gateway
 drops the cache entry at once, and a revoke by another process (the CLI on the same database)
 takes effect within the TTL.
+
+A token that is not shaped like a client key (`pbpm-` and 43 URL-safe characters, what
+`new_secret` makes) is refused before the cache and the database are consulted: 15 KB junk
+keys used to cost a query each and a cache entry each (139 MB in 4 s, issue 9). The cache is
+keyed by the SHA-256 digest (no secret is kept in memory) and is a bounded LRU.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +34,19 @@ log = logging.getLogger(__name__)
 
 CLIENT_PREFIX = "pbpm-"
 DISPLAY_PREFIX_LEN = 12  # "pbpm-" + 7 characters
+#: what `new_secret(CLIENT_PREFIX)` makes: the prefix and token_urlsafe(32), 43 characters
+_CLIENT_KEY_SHAPE = re.compile(r"pbpm-[A-Za-z0-9_-]{43}")
+CLIENT_KEY_LEN = len(CLIENT_PREFIX) + 43
+#: cache entries (verified and unknown keys): ~300 bytes each, so a few MB at most
+CACHE_MAX_ENTRIES = 10_000
+#: Tortoise's IntField is 32-bit signed on every database it supports (key ids, policy ints)
+MAX_DB_INT = 2**31 - 1
+MAX_NAME_LEN = 200  # ApiKey.name / ApiKey.email columns
+
+
+def looks_like_client_key(token: str) -> bool:
+    """Could `token` be a client key at all? (Checked before any hashing or database work.)"""
+    return len(token) == CLIENT_KEY_LEN and _CLIENT_KEY_SHAPE.fullmatch(token) is not None
 
 
 class KeyServiceError(Exception):
@@ -140,14 +160,21 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
                 items = value.split(",") if isinstance(value, str) else list(value)
                 out[name] = ",".join(sorted({str(m).strip() for m in items if str(m).strip()}))
             elif name == "expires_at":
-                out[name] = parse_utc(value)
+                when = parse_utc(value).astimezone(UTC)  # year 1 +05:00: OverflowError
+                if not 1970 <= when.year <= 9998:  # the database and every clock can hold it
+                    raise ValueError
+                out[name] = when
             else:
                 number = int(value)
-                if number < 0:
+                if number < 0 or number > MAX_DB_INT:
                     raise ValueError
                 out[name] = number
-        except (TypeError, ValueError) as exc:
-            hint = "an ISO 8601 date" if name == "expires_at" else "a non-negative integer"
+        except (TypeError, ValueError, OverflowError) as exc:
+            hint = (
+                "an ISO 8601 date between 1970 and 9998"
+                if name == "expires_at"
+                else f"a non-negative integer up to {MAX_DB_INT}"
+            )
             if name == "cloud":
                 hint = "true or false"
             if name == "models":
@@ -171,18 +198,27 @@ def _parse_bool(value: Any) -> bool:
 class KeyService:
     """Client keys in the database, with the cache that keeps lookups off the hot path.
 
-    The cache is keyed by the token itself, so a hit costs one dict lookup (no hash, and the
-    master-key comparison can be skipped: only tokens that are not the master key are ever
-    stored). A key in use is re-read in the background during the last `refresh_ahead` seconds
-    of its entry, so busy keys never wait on the database, while a revoke by another process
-    is still seen within `cache_ttl`.
+    The cache is keyed by the key's SHA-256 digest (a hit costs one hash of 48 bytes and one
+    dict lookup; the master-key comparison can be skipped: the master key is never stored)
+    and holds at most `max_entries`, least recently used out first. A key in use is re-read
+    in the background during the last `refresh_ahead` seconds of its entry, so busy keys
+    never wait on the database, while a revoke by another process is still seen within
+    `cache_ttl`.
     """
 
-    def __init__(self, db: Database, master: MasterKey, cache_ttl: float = 5.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        master: MasterKey,
+        cache_ttl: float = 5.0,
+        max_entries: int = CACHE_MAX_ENTRIES,
+    ) -> None:
         self.db = db
         self.master = master
         self.cache_ttl = cache_ttl
-        self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
+        self.max_entries = max_entries
+        self.db_lookups = 0  # database reads for authentication (tests, diagnostics)
+        self._cache: OrderedDict[str, tuple[float, KeyInfo | None]] = OrderedDict()
         self._master_digest = hash_key(master.value).encode()
         self._generation = 0  # bumped by every change, so a racing read is not cached
         self._refreshing: set[str] = set()
@@ -198,31 +234,44 @@ class KeyService:
 
     def cached(self, token: str) -> KeyInfo | None:
         """The client key for `token` if a fresh cache entry has it (never the master key)."""
-        hit = self._cache.get(token)
+        if not looks_like_client_key(token):
+            return None
+        return self._cached(hash_key(token))
+
+    def _cached(self, digest: str) -> KeyInfo | None:
+        hit = self._cache.get(digest)
         if hit is None:
             return None
         expires, info = hit
         now = time.monotonic()
         if expires <= now:
             return None
-        if expires - now < self.refresh_ahead and token not in self._refreshing:
-            self._refresh_soon(token)
+        if expires - now < self.refresh_ahead and digest not in self._refreshing:
+            self._refresh_soon(digest)
         return info
 
     async def lookup(self, token: str) -> KeyInfo | None:
-        """The client key for `token` (None if unknown). Cached; revoked keys are returned too."""
-        info = self.cached(token)  # one clock reading decides: fresh entry or a database read
+        """The client key for `token` (None if unknown). Cached; revoked keys are returned too.
+
+        A token not shaped like a client key is unknown without a database read or a cache
+        entry, whatever its size.
+        """
+        if not looks_like_client_key(token):
+            return None
+        digest = hash_key(token)
+        info = self._cached(digest)  # one clock reading decides: fresh entry or a database read
         if info is not None:
+            self._cache.move_to_end(digest)
             return info
-        hit = self._cache.get(token)
+        hit = self._cache.get(digest)
         if hit is not None and hit[1] is None and hit[0] > time.monotonic():
             return None  # a fresh "unknown" entry
-        return await self._load(token)
+        return await self._load(digest)
 
-    async def _load(self, token: str) -> KeyInfo | None:
-        digest = hash_key(token)
+    async def _load(self, digest: str) -> KeyInfo | None:
         for _ in range(3):
             generation = self._generation
+            self.db_lookups += 1
             with self.db.bound():
                 row = await ApiKey.get_or_none(key_hash=digest)
             info = KeyInfo.from_row(row) if row else None
@@ -230,35 +279,42 @@ class KeyService:
                 break  # no revoke or policy change raced with the read: safe to cache
         else:
             return info
-        if len(self._cache) > 10_000:  # bound memory under a flood of random keys
-            self._cache.clear()
-        self._cache[token] = (time.monotonic() + self.cache_ttl, info)
+        self._cache[digest] = (time.monotonic() + self.cache_ttl, info)
+        self._cache.move_to_end(digest)
+        while len(self._cache) > self.max_entries:  # bounded under a flood of random keys
+            self._cache.popitem(last=False)
         return info
 
-    def _refresh_soon(self, token: str) -> None:
-        self._refreshing.add(token)
-        task = asyncio.get_running_loop().create_task(self._refresh(token))
+    def _refresh_soon(self, digest: str) -> None:
+        self._refreshing.add(digest)
+        task = asyncio.get_running_loop().create_task(self._refresh(digest))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _refresh(self, token: str) -> None:
+    async def _refresh(self, digest: str) -> None:
         try:
-            await self._load(token)
+            await self._load(digest)
         except Exception as exc:  # keep the entry until it expires; a request then retries
             log.debug("key cache refresh failed (%s)", type(exc).__name__)
         finally:
-            self._refreshing.discard(token)
+            self._refreshing.discard(digest)
 
     def _forget(self, key_id: int) -> None:
         self._generation += 1
-        for token, (_, info) in list(self._cache.items()):
+        for digest, (_, info) in list(self._cache.items()):
             if info is not None and info.id == key_id:
-                del self._cache[token]
+                del self._cache[digest]
 
     async def create(self, name: str, email: str = "", **policy: Any) -> tuple[KeyInfo, str]:
         name = (name or "").strip()
+        email = (email or "").strip()
         if not name:
             raise KeyServiceError(400, "a key needs a 'name' (who or what will use it)")
+        for label, value in (("name", name), ("email", email)):
+            if len(value) > MAX_NAME_LEN:
+                raise KeyServiceError(
+                    400, f"'{label}' is {len(value)} characters; at most {MAX_NAME_LEN} fit"
+                )
         fields = parse_policy(policy)
         secret = new_secret(CLIENT_PREFIX)
         with self.db.bound():
@@ -266,7 +322,7 @@ class KeyService:
                 key_hash=hash_key(secret),
                 prefix=secret[:DISPLAY_PREFIX_LEN],
                 name=name,
-                email=(email or "").strip(),
+                email=email,
                 **fields,
             )
         return KeyInfo.from_row(row), secret

@@ -40,12 +40,13 @@ from pbpm_desktop.core.policy import PolicyEnforcer
 from pbpm_desktop.core.store import Database, queries
 from pbpm_desktop.core.tls import fingerprint, server_context
 from pbpm_desktop.core.vram import VramManager
-from pbpm_desktop.secrets import MasterKey, load_master_key
+from pbpm_desktop.secrets import MasterKey, load_master_key, make_private_dir
 
 log = logging.getLogger(__name__)
 
 OLLAMA_POLL_S = 5.0
 AIOHTTP_KEEPALIVE_S = 3630.0  # aiohttp's own default, used when KEEPALIVE_TIMEOUT_S is 0
+AUDIT_JOURNAL = "audit-journal.ndjson"
 
 
 class GatewayService:
@@ -81,6 +82,7 @@ class GatewayService:
 
     async def open_storage(self) -> None:
         """Database and keys only (what the CLI's `keys`/`usage` commands need)."""
+        make_private_dir(self.settings.data_dir)  # it holds emails, key hashes, addresses
         if self.master is None:
             self.master = load_master_key(self.settings.data_dir, self.settings.master_api_key)
         if self.db is None:
@@ -109,7 +111,8 @@ class GatewayService:
             idle_timeout=s.idle_timeout_s,
         )
         await ollama.start()
-        audit = AuditWriter(self.db, self.events)
+        # the journal keeps what a SIGKILL would lose (core/audit_journal.py)
+        audit = AuditWriter(self.db, self.events, journal=s.data_dir / AUDIT_JOURNAL)
         await audit.start()
         keys = KeyService(self.db, self.master)
         policy = PolicyEnforcer(audit, self._tokens_since)

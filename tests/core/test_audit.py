@@ -214,3 +214,152 @@ async def test_a_cancelled_flush_neither_loses_nor_duplicates_records(
     finally:
         await db.close()
     assert sorted(row[0] for row in rows_on_disk(path)) == list(range(50))
+
+
+# -- an unpoisonable writer (issue 9, item 1) ---------------------------------------------------
+
+
+async def usage_via_http(http, gateway_url: str, master: dict[str, str]) -> list[dict]:
+    async with http.get(gateway_url + "/admin/usage?limit=100", headers=master) as r:
+        assert r.status == 200
+        return (await r.json())["records"]
+
+
+async def admin_status(http, gateway_url: str, master: dict[str, str]) -> dict:
+    async with http.get(gateway_url + "/admin/status", headers=master) as r:
+        assert r.status == 200
+        return await r.json()
+
+
+async def test_a_lone_surrogate_model_name_does_not_stop_the_audit(gateway, http) -> None:
+    # raw JSON bytes: "\ud800" is valid JSON, a lone surrogate once decoded
+    body = b'{"model": "\\ud800", "messages": [{"role": "user", "content": "hi"}]}'
+    async with http.post(gateway.url + "/api/chat", data=body, headers=gateway.auth()) as r:
+        assert r.status == 404
+    chat = {"model": "llama3.2:3b", "messages": [{"role": "user", "content": "hi"}]}
+    async with http.post(
+        gateway.url + "/api/chat", json={**chat, "stream": False}, headers=gateway.auth()
+    ) as r:
+        assert r.status == 200
+    records = await usage_via_http(http, gateway.url, gateway.master)
+    assert [(r["model"], r["status"]) for r in records] == [
+        ("llama3.2:3b", "ok"),
+        ("\\ud800", "404"),  # stored, escaped: the client's name stays readable
+    ]
+    audit = (await admin_status(http, gateway.url, gateway.master))["audit"]
+    assert audit["pending"] == 0 and audit["rejected"] == 0 and audit["dropped"] == 0
+
+
+async def test_an_absurd_token_count_from_upstream_does_not_stop_the_audit(
+    tmp_path: Path, http
+) -> None:
+    from aiohttp import web
+
+    from pbpm_desktop.core.service import GatewayService
+    from tests.conftest import MASTER, make_settings
+    from tests.fake_upstream import MODEL, fake_ollama
+
+    async def chat(request: web.Request) -> web.Response:
+        body = await request.json()
+        absurd = 10**30 if body["messages"][0]["content"] == "absurd" else 3
+        return web.json_response(
+            {
+                "model": MODEL,
+                "message": {"role": "assistant", "content": "ok"},
+                "done": True,
+                "total_duration": 1,
+                "prompt_eval_count": absurd,
+                "eval_count": absurd,
+            }
+        )
+
+    async with fake_ollama(chat) as url:
+        service = GatewayService(make_settings(tmp_path, url))
+        await service.start()
+        try:
+            key = (await service.create_key("t"))["api_key"]
+            auth = {"Authorization": f"Bearer {key}"}
+            master = {"Authorization": f"Bearer {MASTER}"}
+            for content in ("absurd", "normal"):
+                body = {"model": MODEL, "messages": [{"role": "user", "content": content}]}
+                async with http.post(
+                    service.url + "/api/chat", json={**body, "stream": False}, headers=auth
+                ) as r:
+                    assert r.status == 200
+            records = await usage_via_http(http, service.url, master)
+            assert [(r["prompt_tokens"], r["completion_tokens"]) for r in records] == [
+                (3, 3),
+                (2**63 - 1, 2**63 - 1),  # clamped to what a 64-bit column holds
+            ]
+        finally:
+            await service.stop()
+
+
+async def test_a_row_the_database_refuses_is_set_aside_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "poison.db"
+    db = Database(f"sqlite://{path}")
+    await db.open()
+    writer = AuditWriter(db, interval=60)
+    for i in range(5):
+        writer.record(entry(i))
+    insert_many = audit_module._insert_many
+
+    async def refuses_token_count_2(batch: list[AuditEntry], **options: bool) -> None:
+        if any(e.prompt_tokens == 2 for e in batch):  # a value no sanitising foresaw
+            raise ValueError("refused")
+        await insert_many(batch, **options)
+
+    monkeypatch.setattr(audit_module, "_insert_many", refuses_token_count_2)
+    assert await writer.flush()
+    writer.record(entry(5))
+    assert await writer.flush()
+    await db.close()
+    assert [row[0] for row in rows_on_disk(path)] == [0, 1, 3, 4, 5]
+    assert writer.rejected == 1 and writer.pending == 0 and writer.written == 5
+
+
+async def test_the_queue_is_bounded_and_counts_what_it_drops(tmp_path: Path) -> None:
+    path = tmp_path / "bounded.db"
+    db = Database(f"sqlite://{path}")
+    await db.open()
+    writer = AuditWriter(db, interval=60, max_pending=100)
+    for i in range(250):  # the database is down, say: nothing is written meanwhile
+        writer.record(entry(i))
+    assert writer.pending == 100 and writer.dropped == 150
+    assert writer.stats()["dropped"] == 150
+    assert await writer.flush()
+    await db.close()
+    assert [row[0] for row in rows_on_disk(path)] == list(range(100))  # the oldest kept
+
+
+async def test_the_journal_replays_what_the_database_missed_and_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite://{tmp_path}/j.db")
+    await db.open()
+    journal = tmp_path / "audit-journal.ndjson"
+    first = AuditWriter(db, interval=60, journal=journal)
+    await first.start()
+    for i in range(10):
+        first.record(entry(i))
+    # killed between a commit and the journal's cut: the journal still lists all ten
+    monkeypatch.setattr(first._journal, "reset", lambda still_queued: None)
+    assert await first.flush()
+    first._journal.close()
+    first._task.cancel()
+    second = AuditWriter(db, interval=60, journal=journal)
+    await second.start()
+    assert second.replayed == 0 and await count(db) == 10  # nothing written twice
+    body = AuditEntry(2, "pbpm-x", "o", "\ud800", "chat", prompt_tokens=10**30)
+    for record in (entry(100), entry(101), body):
+        second.record(record)
+    second._journal.close()  # killed before any flush
+    second._task.cancel()
+    third = AuditWriter(db, interval=60, journal=journal)
+    await third.start()
+    assert third.replayed == 3 and await count(db) == 13
+    await third.stop()
+    assert journal.read_bytes() == b""  # all committed: the journal is cut back to nothing
+    await db.close()

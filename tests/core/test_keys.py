@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pbpm_desktop.core import keys as keys_module
-from pbpm_desktop.core.keys import KeyInfo, KeyService, KeyServiceError, parse_policy
+from pbpm_desktop.core.keys import KeyInfo, KeyService, KeyServiceError, hash_key, parse_policy
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.store.models import ApiKey
 from pbpm_desktop.secrets import MasterKey
@@ -165,7 +165,7 @@ async def test_lookup_at_the_moment_of_expiry_does_not_report_a_valid_key_unknow
 ) -> None:
     info, secret = await keys.create("a")
     assert await keys.lookup(secret) is not None
-    expires = keys._cache[secret][0]
+    expires = keys._cache[hash_key(secret)][0]
     readings = iter([expires - 1e-6, expires])  # the entry expires between the two readings
 
     class Clock:

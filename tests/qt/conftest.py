@@ -111,7 +111,7 @@ def gateway_settings(tmp_path: Path, simulator: tuple[OllamaSimulator, LoopThrea
         host="127.0.0.1",
         port=0,
         ollama_url=sim.url,
-        master_api_key="test-master",
+        master_api_key="test-master-key-for-the-qt-tests-0123",
         always_on_models=ALWAYS_ON,
         vram_limit_gb=24.0,
         max_heavy_models=1,

@@ -92,3 +92,45 @@ def test_state_ignores_a_late_stale_snapshot():
     assert state.resident_names() == ["llama3.2:3b"]
     state.set_vram({**snapshot({}), "_taken_at": 3.0})
     assert state.resident_names() == []
+
+
+async def test_csv_export_neutralises_formulas_from_client_model_names(
+    sim, http, tmp_path: Path
+) -> None:
+    # model names come from clients, and 404s are audited too (issue 9, item 11)
+    from pbpm_desktop.core.service import GatewayService
+    from tests.conftest import make_settings
+
+    hostile = [
+        '=HYPERLINK("http://x","y")',
+        "+1+cmd|' /C calc'!A0",
+        "@SUM(1)",
+        "-2+3",
+    ]
+    service = GatewayService(make_settings(tmp_path / "data", sim.url))
+    await service.start()
+    try:
+        auth = {"Authorization": f"Bearer {(await service.create_key('t'))['api_key']}"}
+        for name in hostile:
+            body = {"model": name, "prompt": "x"}
+            async with http.post(service.url + "/api/generate", json=body, headers=auth) as r:
+                assert r.status == 404
+        rows = await service.usage_totals("key_model")
+    finally:
+        await service.stop()
+    path = tmp_path / "u.csv"
+    assert write_usage_csv(path, rows) == len(hostile)
+    with path.open(newline="", encoding="utf-8") as fh:
+        read = list(csv.DictReader(fh))
+    assert sorted(r["model"] for r in read) == sorted("'" + name for name in hostile)
+    assert all(r["prompt_tokens"] == "0" for r in read)  # numbers stay numbers
+    # a leading tab or CR (the gateway strips them from model names; other cells may carry them)
+    write_usage_csv(path, [{"owner": "\tx", "model": "\r=1", "requests": -1}])
+    with path.open(newline="", encoding="utf-8") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert (row["owner"], row["model"], row["requests"]) == ("'\tx", "'\r=1", "-1")
+    # a leading tab or CR (the gateway strips them from model names; other cells may carry them)
+    write_usage_csv(path, [{"owner": "\tx", "model": "\r=1", "requests": -1}])
+    with path.open(newline="", encoding="utf-8") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert (row["owner"], row["model"], row["requests"]) == ("'\tx", "'\r=1", "-1")

@@ -11,7 +11,7 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.api.context import context_of
 from pbpm_desktop.core.api.errors import ApiError
 from pbpm_desktop.core.api.proxy import parse_json_body
-from pbpm_desktop.core.keys import POLICY_FIELDS, KeyInfo, KeyService
+from pbpm_desktop.core.keys import MAX_DB_INT, POLICY_FIELDS, KeyInfo, KeyService
 from pbpm_desktop.core.store import queries
 from pbpm_desktop.core.timeutil import parse_utc
 
@@ -26,11 +26,20 @@ async def _params(request: web.Request) -> dict[str, Any]:
 
 
 def _key_id(request: web.Request) -> int:
-    raw = request.match_info["key_id"]
+    return parse_key_id(request.match_info["key_id"], "key id")
+
+
+def parse_key_id(raw: Any, label: str) -> int:
+    """A key id as the database can hold it: 1 to 2^31-1 (an id over 64 bits was a 500)."""
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"key id must be a number, got {raw!r}") from exc
+        number = int(raw)
+        if not 0 < number <= MAX_DB_INT:
+            raise ValueError
+    except (TypeError, ValueError) as exc:
+        raise ApiError(
+            400, f"{label} must be a whole number from 1 to {MAX_DB_INT}, got {str(raw)[:40]!r}"
+        ) from exc
+    return number
 
 
 async def create_key(request: web.Request) -> web.Response:
@@ -109,10 +118,7 @@ def usage_filters(params: dict[str, Any]) -> dict[str, Any]:
     if params.get("model"):
         filters["model"] = params["model"]
     if params.get("key_id"):
-        try:
-            filters["key_id"] = int(params["key_id"])
-        except ValueError as exc:
-            raise ApiError(400, "'key_id' must be a number") from exc
+        filters["key_id"] = parse_key_id(params["key_id"], "'key_id'")
     return filters
 
 
@@ -130,7 +136,9 @@ async def usage(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(context_of(request).vram.snapshot())
+    """The VRAM snapshot plus the audit writer's counters (queued, written, dropped, set aside)."""
+    ctx = context_of(request)
+    return web.json_response({**ctx.vram.snapshot(), "audit": ctx.audit.stats()})
 
 
 def add_routes(app: web.Application) -> None:

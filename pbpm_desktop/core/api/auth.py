@@ -3,6 +3,8 @@
 Rules (DESIGN.md §3): `/health` is open; `/admin/*` needs the master key; `/metrics` the
 master key, or no key at all from loopback (a local Prometheus); every other route needs an
 active client key. The master key never serves inference. Secrets are never logged.
+Refused credentials are counted per address by the brute-force guard (core/api/guard.py),
+which answers 429 to an address past its limit before any key is looked at.
 """
 
 from __future__ import annotations
@@ -54,9 +56,19 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             "(the gateway's owner issues keys with `pbpm-desktop keys create`)",
             headers=_CHALLENGE,
         )
-    keys = context_of(request).keys
+    ctx = context_of(request)
+    guard, address = ctx.guard, request.remote
+    wait = guard.retry_after(address)
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"too many failed authentications from this address; try again in {wait} s "
+            "with a valid key",
+            headers={"Retry-After": str(wait)},
+        )
+    keys = ctx.keys
     is_admin_route = request.path.startswith("/admin/") or request.path == METRICS_PATH
-    info = keys.cached(token)  # a recently verified client key: no hashing, no database
+    info = keys.cached(token)  # a recently verified client key: no database
     if info is None:
         if keys.is_master(token):
             if not is_admin_route:
@@ -69,14 +81,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             request[PRINCIPAL] = MASTER
             return await handler(request)
         info = await keys.lookup(token)
-    if info is None or info.revoked_at is not None or info.expired:
+    if info is None or not info.active:
+        guard.failed(address)
         _failed(request, info)  # metrics hook (pbpm_auth_failures_total)
-    if info is None:
-        raise ApiError(401, "invalid API key; check it or ask for a new one", headers=_CHALLENGE)
-    if info.revoked_at is not None:
-        raise ApiError(401, "this API key was revoked; ask for a new one", headers=_CHALLENGE)
-    if info.expired:
-        raise ApiError(401, "this API key has expired; ask for a new one", headers=_CHALLENGE)
+        if info is None:
+            message = "invalid API key; check it or ask for a new one"
+        elif info.revoked_at is not None:
+            message = "this API key was revoked; ask for a new one"
+        else:
+            message = "this API key has expired; ask for a new one"
+        raise ApiError(401, message, headers=_CHALLENGE)
     if is_admin_route:
         raise ApiError(403, "admin routes need the master key; client keys are for inference")
     request[PRINCIPAL] = info

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from pbpm_desktop.config import Settings
+from pbpm_desktop.core.api.guard import AuthGuard
 from pbpm_desktop.core.audit import AuditWriter
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.keys import KeyService
@@ -28,6 +29,7 @@ class GatewayContext:
     events: EventBus
     pause: PauseController
     metrics: GatewayMetrics
+    guard: AuthGuard = field(default_factory=AuthGuard)  # failed authentications per address
 
 
 CONTEXT = web.AppKey("pbpm_context", GatewayContext)

@@ -45,6 +45,7 @@ async def _model_action(request: web.Request, action: str) -> web.Response:
     with Exchange(request, action).audited(ctx) as exchange:
         model = require_model(parse_json_body(await request.read()))
         exchange.model = model
+        ctx.policy.check_model(key, model)  # before resolving: installed or not, the same 403
         resolved = await ctx.vram.resolve(model)
         exchange.model = resolved
         await ctx.policy.admit(key, resolved, cloud=ctx.vram.is_cloud(resolved))

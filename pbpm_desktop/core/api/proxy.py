@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -24,6 +24,12 @@ from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
 from pbpm_desktop.core.audit import AuditEntry
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, UpstreamResponse
+from pbpm_desktop.core.quota import (
+    Grant,
+    StreamBudget,
+    estimate_prompt_tokens,
+    requested_completion,
+)
 from pbpm_desktop.core.rewrite import native_changes
 
 if TYPE_CHECKING:
@@ -39,11 +45,17 @@ _DONE = b'"done":true'
 _NOT_DONE = b'"done":false'
 #: one compact encoder: `json.dumps(..., separators=...)` would build a new one per call
 _compact = json.JSONEncoder(separators=(",", ":")).encode
+_Tracker = TypeVar("_Tracker")
 
 
 @dataclass(slots=True)
 class Exchange:
-    """Book-keeping of one proxied request, turned into its audit record at the end."""
+    """Book-keeping of one proxied request, turned into its audit record at the end.
+
+    When a request reached Ollama but no final counts came back (the client left, the
+    upstream was cut, `/api/embeddings` reports none), the record's tokens are estimated
+    from the request (`payload`) and the chunks seen, and marked `estimated` (DESIGN.md §5).
+    """
 
     request: web.Request
     route: str
@@ -53,6 +65,25 @@ class Exchange:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     status: str = "ok"
+    payload: dict[str, Any] | None = None  # the parsed request, for estimates
+    sent: bool = False  # the request went to Ollama
+    counted: bool = False  # Ollama's own token counts arrived
+    grant: Grant | None = None  # the request's share of a daily quota
+    tracker: Any = None  # the stream tracker, which knows whether final counts came
+    budget: StreamBudget | None = None  # the tracker's quota cut-off, if any
+
+    def watch(self, tracker: _Tracker) -> _Tracker:
+        """Keep the stream tracker; under a quota, wrap it to cut the stream past its cap."""
+        self.tracker = tracker
+        if self.grant is not None and self.grant.cap is not None:
+            self.budget = StreamBudget(tracker, self.grant.cap)
+            return self.budget  # type: ignore[return-value]
+        return tracker
+
+    @property
+    def cut(self) -> bool:
+        """The stream was stopped because it passed the key's daily quota."""
+        return self.budget is not None and self.budget.cut
 
     @contextmanager
     def audited(self, ctx: GatewayContext) -> Iterator[Exchange]:
@@ -78,6 +109,7 @@ class Exchange:
     def finish(self, ctx: GatewayContext) -> None:
         key = client_key(self.request)
         now = time.perf_counter()
+        estimated = self._estimate()
         ctx.audit.record(
             AuditEntry(
                 key_id=key.id,
@@ -91,8 +123,24 @@ class Exchange:
                 duration_ms=(now - self.started) * 1e3,
                 ttft_ms=None if self.first_byte is None else (self.first_byte - self.started) * 1e3,
                 client=self.request.remote or "",
+                estimated=estimated,
             )
         )
+
+    def _estimate(self) -> bool:
+        """Fill in estimated counts if Ollama ran the request but reported none; True if so."""
+        tracker = self.tracker
+        if tracker is not None:
+            self.counted = (
+                getattr(tracker, "final", None) is not None
+                or getattr(tracker, "usage", None) is not None
+            )
+        # refused by Ollama, or never reached it (unreachable, no room): nothing ran
+        refused = (self.status[:1] == "4" and not self.cut) or self.status in ("502", "503")
+        if not self.sent or self.counted or self.payload is None or refused:
+            return False
+        self.prompt_tokens = max(self.prompt_tokens, estimate_prompt_tokens(self.payload))
+        return True
 
 
 def with_fields(body: bytes, payload: dict[str, Any], extra: dict[str, Any]) -> bytes:
@@ -157,15 +205,26 @@ def require_model(payload: dict[str, Any]) -> str:
     return model.strip()
 
 
+def _count(value: Any) -> int:
+    """A token count from upstream JSON: a non-negative int, 0 for anything else."""
+    if type(value) is int:
+        return value if value > 0 else 0
+    try:
+        number = int(value or 0)  # a float (1e30), a numeric string
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return number if number > 0 else 0
+
+
 def counts_from_native(obj: dict[str, Any]) -> tuple[int, int]:
-    return int(obj.get("prompt_eval_count") or 0), int(obj.get("eval_count") or 0)
+    return _count(obj.get("prompt_eval_count")), _count(obj.get("eval_count"))
 
 
 def counts_from_openai(obj: dict[str, Any]) -> tuple[int, int] | None:
     usage = obj.get("usage")
     if not isinstance(usage, dict):
         return None
-    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    return _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
 
 
 class NdjsonTracker:
@@ -332,55 +391,70 @@ async def forward_model_request(
     """
     ctx = context_of(request)
     key = client_key(request)
+    policy = ctx.policy
     with Exchange(request, route).audited(ctx) as exchange, ctx.pause.guard():
+        policy.charge(key)  # rpm counts every request, refused ones too
         body, payload = await read_json(request)
         reject_case_variants(payload)
         model = require_model(payload)
         exchange.model = model
+        policy.check_model(key, model)  # before resolving: installed or not, the same 403
         resolved = await ctx.vram.resolve(model)
         exchange.model = resolved
         cloud = ctx.vram.is_cloud(resolved)
         if cloud:
             exchange.route = f"{route}:cloud"  # audited as cloud: it ran on ollama.com
-        await ctx.policy.admit(key, resolved, cloud=cloud)
+        policy.check_model(key, resolved, cloud=cloud)
+        exchange.payload = payload
+        generates = "embed" not in route
         # Ollama streams unless `stream` is false (`"stream": null` streams, routes.go:750);
         # its /v1 routes stream only for `"stream": true` (openai.ChatCompletionRequest).
         stream = payload.get("stream")
-        streaming = (stream is True if openai else stream is not False) and "embed" not in route
-        keep_usage = True
-        extra: dict[str, Any] = {}
-        drop: tuple[str, ...] = ()
-        if dialect is not None:
-            pass  # Ollama reads neither keep_alive nor stream_options on these routes
-        elif openai:
-            if streaming:
-                options = payload.get("stream_options")
-                if options is not None and not isinstance(options, dict):
-                    raise ApiError(
-                        400, "'stream_options' must be an object", param="stream_options"
-                    )
-                keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-                extra["stream_options"] = {**(options or {}), "include_usage": True}
-        elif not cloud:
-            num_ctx = await ctx.vram.num_ctx_for(resolved)
-            extra, drop = native_changes(payload, ctx.vram.keep_alive_for(resolved), num_ctx)
-        if drop:
-            for name in drop:
-                payload.pop(name, None)
-            payload.update(extra)
-            data = _compact(payload).encode()
-        else:
-            data = with_fields(body, payload, extra)
-        ctx.policy.stream_started(key.id)
+        streaming = (stream is True if openai else stream is not False) and generates
+        prompt = estimate_prompt_tokens(payload) if key.tokens_per_day else 0
+        completion = requested_completion(payload, openai) if key.tokens_per_day else None
+        grant = await policy.admit_request(key, prompt, completion, generates)
         try:
+            exchange.grant = grant
+            keep_usage = True
+            extra: dict[str, Any] = grant.fields(payload, openai) if grant is not None else {}
+            drop: tuple[str, ...] = ()
+            if dialect is not None:
+                pass  # Ollama reads neither keep_alive nor stream_options on these routes
+            elif openai:
+                if streaming:
+                    options = payload.get("stream_options")
+                    if options is not None and not isinstance(options, dict):
+                        raise ApiError(
+                            400, "'stream_options' must be an object", param="stream_options"
+                        )
+                    keep_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+                    extra["stream_options"] = {**(options or {}), "include_usage": True}
+            elif not cloud:
+                num_ctx = await ctx.vram.num_ctx_for(resolved)
+                # the quota's num_predict (in extra's options) and the runner-option rewrite
+                # both edit `options`: rewrite what the quota already merged
+                merged = {**payload, **extra}
+                changes, drop = native_changes(merged, ctx.vram.keep_alive_for(resolved), num_ctx)
+                extra.update(changes)
+            if drop:
+                for name in drop:
+                    payload.pop(name, None)
+                payload.update(extra)
+                data = _compact(payload).encode()
+            else:
+                data = with_fields(body, payload, extra)
             async with ctx.vram.use(resolved):
+                exchange.sent = True
                 args = (request, ctx, exchange, upstream_path, data, streaming, openai)
                 if cloud:
                     return await _relay(*args, keep_usage, dialect)
                 async with ctx.vram.parallel.slot(resolved):  # NUM_PARALLEL: see core/parallel
                     return await _relay(*args, keep_usage, dialect)
         finally:
-            ctx.policy.stream_ended(key.id)
+            policy.release(key, grant)
+            if exchange.cut:
+                exchange.status = "429"  # the relay ended the stream in-stream
 
 
 async def _relay(
@@ -433,7 +507,7 @@ async def _relay_ndjson(
     exchange: Exchange,
 ) -> None:
     """Each piece goes out as it came in: one byte search and one write per chunk."""
-    tracker = NdjsonTracker()
+    tracker = exchange.watch(NdjsonTracker())
     guard = _guard(request, response)
     read, feed, write = ollama.read_chunk, tracker.feed, guard.write
     try:
@@ -460,7 +534,7 @@ async def _relay_sse(
     keep_usage: bool,
     dialect: Dialect | None = None,
 ) -> None:
-    tracker = dialect.tracker() if dialect is not None else SseTracker(keep_usage)
+    tracker = exchange.watch(dialect.tracker() if dialect is not None else SseTracker(keep_usage))
     guard = _guard(request, response)
     write = guard.write
     try:
@@ -521,9 +595,9 @@ async def _relay_large(
         return response
     finally:
         guard.close()
-    exchange.prompt_tokens, exchange.completion_tokens = (
-        dialect.whole_counts(tail) if dialect is not None else whole_body_counts(tail, openai)
-    )
+    counts = dialect.whole_counts(tail) if dialect is not None else whole_body_counts(tail, openai)
+    exchange.prompt_tokens, exchange.completion_tokens = counts
+    exchange.counted = counts != (0, 0)
     await response.write_eof()
     return response
 
@@ -568,10 +642,12 @@ def _finish_buffered(
             reshaped = None
         if reshaped is not None:  # a rewritten error is JSON, whatever Ollama's type was
             body, content_type = reshaped, "application/json"
-    elif dialect is not None:
-        exchange.prompt_tokens, exchange.completion_tokens = dialect.whole_counts(body)
     else:
-        exchange.prompt_tokens, exchange.completion_tokens = whole_body_counts(body, openai)
+        counts = (
+            dialect.whole_counts(body) if dialect is not None else whole_body_counts(body, openai)
+        )
+        exchange.prompt_tokens, exchange.completion_tokens = counts
+        exchange.counted = counts != (0, 0)  # /api/embeddings reports none: estimated
     return web.Response(status=status, body=body, content_type=content_type or "application/json")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,9 @@ class Database:
         changing it.
         """
         if self.is_sqlite and self.url != "sqlite://:memory:":
-            Path(self.url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(self.url.removeprefix("sqlite://"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private(path)
         with self.bound():
             if self.is_sqlite:
                 # The whole start under the lock on SQLite: the first switch of an old file to
@@ -70,6 +73,8 @@ class Database:
                         # WAL lets the CLI and dashboards read while the gateway writes.
                         await conn.execute_script("PRAGMA journal_mode=WAL;")
                         await self._migrate()
+                if self.url != "sqlite://:memory:":
+                    make_private(Path(self.url.removeprefix("sqlite://")))
                 return
             await self._ctx.init(db_url=self.url, modules=self._modules())
             if migrate:
@@ -115,6 +120,26 @@ class Database:
                     await conn.execute_script(
                         f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}{null}"
                     )
+
+
+def make_private(db_path: Path) -> None:
+    """The database and its WAL/SHM files readable by the owner only (0600), also on old installs.
+
+    They hold emails, key hashes and client addresses; they used to be 0644. SQLite creates
+    the -wal and -shm files with the database file's mode, so creating the file 0600 before
+    SQLite opens it covers them; existing ones are fixed here. No-op on Windows (ACLs).
+    """
+    if os.name == "nt":
+        return
+    if not db_path.exists():
+        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        candidate = db_path.with_name(db_path.name + suffix)
+        try:
+            if candidate.stat().st_mode & 0o077:
+                candidate.chmod(0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _sql_default(field, sql_dialect: str = "sqlite") -> str:  # type: ignore[no-untyped-def]

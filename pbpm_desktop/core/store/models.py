@@ -44,6 +44,8 @@ class UsageRecord(Model):
     ttft_ms = fields.FloatField(null=True)
     client = fields.CharField(max_length=64, default="")
     created_at = fields.DatetimeField(db_index=True)
+    #: no final counts arrived: the tokens were estimated from the request (DESIGN.md §5)
+    estimated = fields.BooleanField(default=False)
 
     class Meta:
         table = "usage_records"

@@ -45,6 +45,7 @@ def record_to_dict(row: UsageRecord) -> dict[str, Any]:
         "ttft_ms": None if row.ttft_ms is None else round(row.ttft_ms, 2),
         "client": row.client,
         "created_at": row.created_at.isoformat(),
+        "estimated": row.estimated,
     }
 
 

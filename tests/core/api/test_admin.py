@@ -156,3 +156,39 @@ async def test_preload_and_unload_routes(gateway: Gateway, http) -> None:
     ) as r:
         assert r.status == 507  # 40 GB never fits the 26 GB budget
         assert "VRAM_LIMIT_GB" in (await r.json())["error"]
+
+
+# -- malformed admin input is a 400 with a clear message, never a 500 (issue 9, item 13) -------
+
+
+async def test_malformed_admin_input_is_a_clear_400(gateway: Gateway, http) -> None:
+    cases = [
+        ("POST", "/admin/create_key", {"name": "n" * 201}, "'name' is 201 characters"),
+        ("POST", "/admin/create_key", {"name": "a", "email": "e" * 300}, "'email'"),
+        ("POST", "/admin/create_key", {"name": "a", "rpm": 2**63}, "'rpm' must be"),
+        ("POST", "/admin/create_key", {"name": "a", "tokens_per_day": 2**31}, "up to"),
+        (
+            "POST",
+            "/admin/create_key",
+            {"name": "a", "expires_at": "0001-01-01T00:00:00+05:00"},
+            "'expires_at'",
+        ),
+        ("PATCH", f"/admin/keys/{gateway.client_id}", {"max_streams": 10**30}, "'max_streams'"),
+        ("POST", f"/admin/keys/{2**64}/revoke", None, "key id must be a whole number"),
+        ("PATCH", f"/admin/keys/{2**70}", {"rpm": 1}, "key id must be a whole number"),
+        ("GET", f"/admin/usage?key_id={2**64}", None, "'key_id' must be a whole number"),
+    ]
+    for method, path, body, message in cases:
+        async with http.request(method, gateway.url + path, json=body, headers=gateway.master) as r:
+            data = await r.json()
+            assert r.status == 400, (path, body, data)
+            assert message in data["error"], (path, data)
+
+
+async def test_an_expiry_in_year_one_is_refused_in_any_offset(gateway: Gateway, http) -> None:
+    for when in ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00-05:00", "9999-12-31T23:59:59-05:00"):
+        body = {"name": "old", "expires_at": when}
+        url = gateway.url + "/admin/create_key"
+        async with http.post(url, json=body, headers=gateway.master) as r:
+            assert r.status == 400, await r.text()
+            assert "between 1970 and 9998" in (await r.json())["error"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from pbpm_desktop.assets import resource
 from pbpm_desktop.config import Settings
+from pbpm_desktop.qt.binding_check import binding_problem
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.errors import describe
 from pbpm_desktop.qt.icons import app_icon
@@ -51,6 +53,10 @@ def install_translator(app: QApplication, locale: QLocale | None = None) -> QTra
 
 
 def launch_gui(settings: Settings, demo: bool = False) -> int:
+    problem = None if os.environ.get("PBPM_ALLOW_LEAKY_QT") else binding_problem()
+    if problem:  # it would abort within minutes, taking every client's stream with it
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     app = make_app()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -77,18 +77,9 @@ async def test_serve_streams_audits_and_flushes_on_sigterm(tmp_path: Path) -> No
     try:
         _, out = await run_cli(tmp_path, "keys", "create", "--name", "t", "--json", env=env)
         secret = json.loads(out[: out.rindex("}") + 1])["api_key"]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pbpm_desktop", "serve", "--host", "127.0.0.1", "--port", "0",
-            env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        lines = []
-        while True:
-            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-            lines.append(line)
-            if "listening on" in line:
-                break
-            assert line, "".join(lines)
-        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        serve = ("serve", "--host", "127.0.0.1", "--port", "0")
+        proc, out = await start_cli(tmp_path, *serve, env=env, until="listening on")
+        url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", out).group(1)
         headers = {"Authorization": f"Bearer {secret}"}
         body = {"model": "llama3.2:3b", "messages": [{"role": "user", "content": "hi"}]}
         async with aiohttp.ClientSession() as http:

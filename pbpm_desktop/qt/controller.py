@@ -2,7 +2,7 @@
 
 Order matters and lives here only. Start: loop thread, (demo simulator), service, bridge
 subscribed, window/tray shown, gateway started, (demo traffic attached). Quit (the Quit action,
-closing without a tray, SIGINT/SIGTERM): stop the gateway — which drains HTTP and flushes the
+closing without a tray once the user confirms, SIGINT/SIGTERM): stop the gateway — which drains HTTP and flushes the
 audit — then the demo, detach the bridge, join the loop thread, and only then let Qt exit.
 """
 

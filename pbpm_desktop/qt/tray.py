@@ -1,11 +1,12 @@
 """The tray icon and its menu.
 
 `TrayMenu` builds and updates the QMenu from `AppState` and calls an actions object; it
-needs no system tray, so tests exercise every action offscreen. The Models submenu is built
-when it opens (`aboutToShow`) and never while it is open: a swap under the pointer must not
-turn the "Unload qwen2.5:7b" being clicked into another model's "Preload". Every entry says
-what it does to which model. `Tray` puts that menu on a
+needs no system tray, so tests exercise every action offscreen. `Tray` puts that menu on a
 QSystemTrayIcon whose picture shows the health: serving / Ollama unreachable / stopped.
+
+The Models submenu is built when it opens (`aboutToShow`) and never while it is open: a swap
+under the pointer must not turn the "Unload qwen2.5:7b" being clicked into another model's
+"Preload". Every entry says what it does to which model.
 """
 
 from __future__ import annotations

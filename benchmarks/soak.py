@@ -24,6 +24,7 @@ import http.client
 import json
 import random
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -239,6 +240,9 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     if not any(k.startswith("http_200") for k in traffic.counts):
         result["problems"].append("no request succeeded")
     result["ok"] = not result["problems"]
+    if result["ok"] and not args.keep:  # a failed run keeps its logs and samples to look at
+        shutil.rmtree(workdir, ignore_errors=True)
+        del result["workdir"]
     return result
 
 
@@ -270,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-growth-mb", type=float, default=64.0)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--progress", action="store_true", help="RSS every minute on stderr")
+    parser.add_argument("--keep", action="store_true", help="keep the run's files when it passes")
     args = parser.parse_args(argv)
     result = soak(args)
     if args.json:

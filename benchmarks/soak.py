@@ -126,7 +126,7 @@ class Traffic:
             while response.read(65536):  # streamed bodies arrive chunk by chunk
                 pass
             return f"http_{response.status}"
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:  # e.g. the app died mid-stream
             return f"error_{type(exc).__name__}"
         finally:
             conn.close()

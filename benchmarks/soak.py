@@ -234,7 +234,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     )
     if died is not None:
         result["problems"].insert(0, f"the demo died after {result['seconds']}s (exit {died})")
-        result["log_tail"] = child.log_tail(1500)
+        result["log_tail"] = child.log_tail(4000)
     elif exit_code != 0:
         result["problems"].append(f"the demo exited with {exit_code} when stopped")
     if not any(k.startswith("http_200") for k in traffic.counts):

@@ -2,8 +2,9 @@
 
 Order matters and lives here only. Start: loop thread, (demo simulator), service, bridge
 subscribed, window/tray shown, gateway started, (demo traffic attached). Quit (the Quit action,
-closing without a tray once the user confirms, SIGINT/SIGTERM): stop the gateway — which drains HTTP and flushes the
-audit — then the demo, detach the bridge, join the loop thread, and only then let Qt exit.
+closing without a tray once the user confirms, SIGINT/SIGTERM): stop the gateway — which
+drains HTTP and flushes the audit — then the demo, detach the bridge, join the loop thread,
+and only then let Qt exit.
 """
 
 from __future__ import annotations

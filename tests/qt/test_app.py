@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
 from pbpm_desktop.config import Settings
@@ -77,6 +77,15 @@ def controllers(qtbot, qloop, tmp_path, simulator):
     for controller in made:
         if not controller.done:
             drive(qtbot, controller.shutdown(), timeout=30)
+    # Delete the windows and controllers here, on the GUI thread. Left to the cyclic GC, they
+    # may be freed on another thread (whichever allocates when a collection is due, e.g. a
+    # gateway loop thread): Qt cannot stop their timers from there (a banner's 6 s timer, say)
+    # and the next processEvents() after the timer is due dereferences a freed object.
+    for controller in made:
+        if controller.window is not None:
+            controller.window.deleteLater()
+        controller.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint
 from PySide6.QtGui import QIcon
 
 from pbpm_desktop.qt.icons import tray_icon
@@ -109,6 +109,8 @@ def test_models_submenu_is_built_when_it_opens_and_never_while_open(qtbot):
     assert any(t.startswith("Unload qwen2.5-coder:32b") for t in texts)
     assert "Unloading qwen2.5:7b…" in texts
     tray.models_menu.hide()
+    tray.menu.deleteLater()  # on this thread, with its popup timers (see test_app.controllers)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def test_menu_follows_gateway_state(qtbot):

@@ -1,4 +1,4 @@
-"""Command line: `pbpm-desktop [serve|demo|keys|usage|doctor]` (DESIGN.md §1).
+"""Command line: `pbpm-desktop [serve|demo|keys|usage|master-key|doctor]` (DESIGN.md §1).
 
 `serve`, `keys` and `usage` never import Qt, so they work on servers without GUI libraries.
 """
@@ -41,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="the desktop app (the default command)")
     add_server_options(gui)
 
+    def add_demo_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--demo",
+            dest="demo_data",
+            action="store_true",
+            help="use the demo's data directory (what `pbpm-desktop demo` runs with)",
+        )
+
     keys = sub.add_parser("keys", help="manage client keys").add_subparsers(dest="keys_command")
     create = keys.add_parser("create", help="issue a client key (printed once)")
     create.add_argument("--name", required=True)
@@ -57,10 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="may use Ollama cloud models (they run on the owner's ollama.com account)",
     )
     create.add_argument("--json", action="store_true")
+    add_demo_option(create)
     listing = keys.add_parser("list", help="list keys (no secrets)")
     listing.add_argument("--json", action="store_true")
+    add_demo_option(listing)
     revoke = keys.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id", type=int)
+    add_demo_option(revoke)
 
     usage = sub.add_parser("usage", help="token usage per key and model")
     usage.add_argument("--json", action="store_true")
@@ -69,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check Ollama, keyring, database, port, GPU, Qt")
     add_server_options(doctor)
     doctor.add_argument("--json", action="store_true")
+    add_demo_option(usage)
+
+    master = sub.add_parser("master-key", help="where the master (admin) key is; --show prints it")
+    master.add_argument("--show", action="store_true", help="print the key itself")
+    add_demo_option(master)
     return parser
 
 
@@ -79,7 +95,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         for name in ("host", "port", "ollama_url")
         if getattr(args, name, None) is not None
     }
-    return settings.with_overrides(**overrides) if overrides else settings
+    settings = settings.with_overrides(**overrides) if overrides else settings
+    if getattr(args, "demo_data", False):
+        from pbpm_desktop.demo import demo_settings
+
+        settings = demo_settings(settings)
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -97,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_serve(settings)
         elif command == "demo" and args.headless:
             run_serve(settings, demo=True)
+        elif command in ("gui", "demo") and not _display_ready(command):
+            run_serve(settings, demo=True)  # demo: _display_ready said it runs headless
         elif command in ("gui", "demo"):
             launch_gui = _import_gui()
 
@@ -111,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             from pbpm_desktop.doctor import run_doctor
 
             sys.exit(run_doctor(settings, as_json=args.json))
+        elif command == "master-key":
+            show_master_key(settings, show=args.show)
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     except OSError as exc:
@@ -284,6 +309,45 @@ def _cell(value: Any) -> str:
     if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
         return value[:16].replace("T", " ")
     return str(value)
+
+
+def _display_ready(command: str) -> bool:
+    """False (demo: go headless) or exit with one line where Qt would abort without a display."""
+    from pbpm_desktop.display import display_problem
+
+    problem = display_problem()
+    if problem is None:
+        return True
+    if command == "demo":
+        print(
+            f"{problem}: running the demo headless (as `pbpm-desktop demo --headless`)", flush=True
+        )
+        return False
+    sys.exit(
+        f"{problem}: the desktop app needs one. On this machine run the headless gateway, "
+        "`pbpm-desktop serve`, or try it with `pbpm-desktop demo --headless`"
+    )
+
+
+def show_master_key(settings: Settings, *, show: bool) -> None:
+    """`master-key [--show]`: where the admin key lives; the key itself only on request."""
+    from pbpm_desktop.secrets import load_master_key
+
+    master = load_master_key(settings.data_dir, settings.master_api_key)
+    if show:
+        print(master.value)  # alone on stdout, for `$(pbpm-desktop master-key --show)`
+        print(f"(from the {master.describe()})", file=sys.stderr)
+        return
+    print(f"the master key is in the {master.describe()}")
+    if master.created:
+        print("it was generated just now; the gateway will use it from its next start")
+    if master.source == "keyring":
+        print("  print it with: pbpm-desktop master-key --show")
+    elif master.source == "file":
+        print(f"  print it with: pbpm-desktop master-key --show   (or: cat {master.location})")
+    print(
+        "it only manages keys (admin routes); give clients their own keys: pbpm-desktop keys create"
+    )
 
 
 def _import_gui() -> Any:

@@ -45,15 +45,12 @@ class DemoBackend:
     async def start(self) -> Settings:
         """Start the simulator; return the settings the demo gateway runs with."""
         url = await self.simulator.start()
-        base = self.base_settings
         return replace(
-            base,
+            demo_settings(self.base_settings),
             ollama_url=url,
             always_on_models=DEMO_ALWAYS_ON,
             vram_limit_gb=24.0,
             max_heavy_models=1,
-            data_dir=base.data_dir / "demo",
-            db_url=None,
         )
 
     async def attach(self, service: Any) -> None:
@@ -67,6 +64,7 @@ class DemoBackend:
                 await service.revoke_key(key["id"])
         created = await service.create_key(DEMO_KEY_NAME, "demo@localhost")
         secret = created["api_key"]
+        announce_demo_key(service.settings, service.url, secret)
         if not await service.usage_records(limit=1):
             await seed_history(service, created["id"], created["prefix"])
         self._traffic = asyncio.create_task(self._run_traffic(service.url, secret))
@@ -107,6 +105,26 @@ def _demo_request(model: str, dice: float) -> tuple[str, dict[str, Any]]:
     if dice < 0.25:
         return "/v1/responses", {"model": model, "input": hello}
     return "/api/chat", {"model": model, "messages": hello}
+
+
+def demo_settings(base: Settings) -> Settings:
+    """`base` pointed at the demo's own data: `keys --demo`/`usage --demo` use the same."""
+    return replace(base, data_dir=base.data_dir / "demo", db_url=None)
+
+
+def announce_demo_key(settings: Settings, url: str, secret: str) -> None:
+    """Print a ready client key for the demo gateway (a demo-only key, not a real secret)."""
+    print(f"demo client key (this demo's database only): {secret}", flush=True)
+    print(
+        f"  try: curl {url}/api/chat -H 'Authorization: Bearer {secret}' "
+        """-d '{"model": "llama3.2:3b", "messages": [{"role": "user", "content": "Hi"}]}'""",
+        flush=True,
+    )
+    print(
+        f"  demo data: PBPM_DATA_DIR={settings.data_dir}; "
+        "manage it with `pbpm-desktop keys list --demo` / `pbpm-desktop usage --demo`",
+        flush=True,
+    )
 
 
 async def seed_history(service: Any, key_id: int, prefix: str) -> int:

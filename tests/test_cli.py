@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -157,3 +158,97 @@ async def test_sigkill_after_a_burst_loses_no_audit_record(tmp_path: Path) -> No
         assert sum(row["requests"] for row in json.loads(out)) == 40
     finally:
         await sim.stop()
+
+
+def headless_env(tmp_path: Path) -> dict[str, str]:
+    """A machine without a display: nothing a Qt platform plugin could open."""
+    env = cli_env(tmp_path)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        env.pop(name, None)
+    return env
+
+
+async def start_cli(tmp_path: Path, *args: str, env: dict[str, str], until: str) -> tuple[Any, str]:
+    """Start the CLI; return the process and its output up to the line containing `until`."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pbpm_desktop", *args,
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    lines = []
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        lines.append(line)
+        assert line, "".join(lines)
+        if until in line:
+            return proc, "".join(lines)
+
+
+async def stop_cli(proc: Any) -> str:
+    proc.send_signal(signal.SIGTERM)
+    rest = (await asyncio.wait_for(proc.stdout.read(), 60)).decode()
+    assert await proc.wait() == 0, rest
+    assert "Traceback" not in rest
+    return rest
+
+
+async def test_demo_headless_prints_a_ready_key_for_its_own_database(tmp_path: Path) -> None:
+    demo = ("demo", "--headless", "--host", "127.0.0.1", "--port", "0")
+    proc, out = await start_cli(tmp_path, *demo, env=cli_env(tmp_path), until="demo client key")
+    try:
+        url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", out).group(1)
+        secret = re.search(r"demo client key[^:]*: (pbpm-[\w-]{40,})", out).group(1)
+        body = {"model": "llama3.2:3b", "messages": [{"role": "user", "content": "hi"}]}
+        async with aiohttp.ClientSession() as http:
+            headers = {"Authorization": f"Bearer {secret}"}
+            async with http.post(url + "/api/chat", json=body, headers=headers) as r:
+                assert r.status == 200, await r.text()
+                await r.read()
+        more = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+        more += (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+        data_dir = re.search(r"PBPM_DATA_DIR=(\S+);", more).group(1)
+        assert Path(data_dir) == tmp_path / "demo" and "--demo" in more
+    finally:
+        await stop_cli(proc)
+    # the printed key is in the demo's database, which `--demo` (or PBPM_DATA_DIR) reaches
+    code, out = await run_cli(tmp_path, "keys", "list", "--demo", "--json")
+    assert code == 0, out
+    assert [k["prefix"] for k in json.loads(out)] == [secret[:12]]
+    code, out = await run_cli(tmp_path, "usage", "--demo", "--json")
+    assert code == 0 and any(r["key_prefix"] == secret[:12] for r in json.loads(out))
+    env = dict(cli_env(tmp_path), PBPM_DATA_DIR=data_dir)
+    code, out = await run_cli(tmp_path, "keys", "list", "--json", env=env)
+    assert code == 0 and json.loads(out)[0]["prefix"] == secret[:12]
+    code, out = await run_cli(tmp_path, "keys", "list", "--json")  # the real data: untouched
+    assert code == 0 and json.loads(out[: out.rindex("]") + 1]) == []
+
+
+async def test_master_key_says_where_it_is_and_shows_it_on_request(tmp_path: Path) -> None:
+    code, out = await run_cli(tmp_path, "master-key")
+    key_file = tmp_path / "master.key"
+    secret = key_file.read_text().strip()
+    assert code == 0 and str(key_file) in out and "--show" in out
+    assert secret not in out
+    code, out = await run_cli(tmp_path, "master-key", "--show")
+    assert code == 0 and out.splitlines()[0] == secret
+    env = dict(cli_env(tmp_path), MASTER_API_KEY="pbpm-master-from-env")
+    code, out = await run_cli(tmp_path, "master-key", env=env)
+    assert code == 0 and "MASTER_API_KEY environment variable" in out
+    assert "pbpm-master-from-env" not in out
+
+
+async def test_without_a_display_the_app_says_what_to_do_instead_of_aborting(
+    tmp_path: Path,
+) -> None:
+    for extra in ({}, {"DISPLAY": ":987"}, {"QT_QPA_PLATFORM": "xcb"}):
+        env = dict(headless_env(tmp_path), **extra)
+        code, out = await run_cli(tmp_path, env=env)  # plain `pbpm-desktop`
+        assert code == 1, (extra, code, out)  # not -6: no SIGABRT, no core dump
+        assert out.count("\n") == 1 and "Traceback" not in out, out
+        assert "pbpm-desktop serve" in out and "demo --headless" in out
+    demo = ("demo", "--host", "127.0.0.1", "--port", "0")
+    proc, out = await start_cli(tmp_path, *demo, env=headless_env(tmp_path), until="client key")
+    try:
+        assert "no display found" in out and "running the demo headless" in out
+        assert re.search(r"listening on http://127\.0\.0\.1:\d+", out)
+    finally:
+        await stop_cli(proc)

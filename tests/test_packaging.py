@@ -97,3 +97,29 @@ def test_installed_wheel_finds_its_resources(wheel: Path, tmp_path: Path) -> Non
     where, names = done.stdout.strip().splitlines()
     assert Path(where).is_dir()
     assert names.split(",") == sorted(p.name for p in (ROOT / "resources").glob("*.svg"))
+    # and Qt really loads them from there (offscreen): app, tray and navigation icons. The
+    # venv sees this environment's Qt through a path entry (not a site dir: the editable
+    # install's finder there stays inactive, so pbpm_desktop is still the installed wheel's)
+    import PySide6
+
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    (site / "test_deps.pth").write_text(str(Path(PySide6.__file__).resolve().parents[1]) + "\n")
+    icons = (
+        "import sys; from PySide6.QtWidgets import QApplication;"
+        "from pbpm_desktop.qt.icons import app_icon, icon, tray_icon;"
+        "from pbpm_desktop.assets import resources_dir;"
+        "app = QApplication([]);"
+        "names = [p.stem for p in resources_dir().glob('*.svg')];"
+        "loaded = [app_icon()] + [tray_icon(h) for h in ('serving', 'degraded', 'stopped')];"
+        "loaded += [icon(n) for n in names];"
+        "bad = [i for i, q in enumerate(loaded) if q.isNull() or q.pixmap(22, 22).isNull()];"
+        "assert str(resources_dir()).startswith(sys.prefix), resources_dir();"
+        "print(len(loaded), bad)"
+    )
+    env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [str(python), "-I", "-c", icons], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    count, bad = done.stdout.split(maxsplit=1)
+    assert int(count) >= 4 + len(names.split(",")) and bad.strip() == "[]", done.stdout

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import qasync
 from PySide6.QtCore import QLocale, QTranslator
@@ -19,10 +20,12 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from pbpm_desktop.assets import resource
 from pbpm_desktop.config import Settings
+from pbpm_desktop.qt.binding_check import binding_problem
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.errors import describe
 from pbpm_desktop.qt.icons import app_icon
 from pbpm_desktop.qt.signals import SignalWaker
+from pbpm_desktop.qt.single_instance import SingleInstance
 from pbpm_desktop.qt.state import SERVING
 from pbpm_desktop.qt.style import apply_style
 
@@ -58,10 +61,18 @@ def install_translator(app: QApplication, locale: QLocale | None = None) -> QTra
 
 
 def launch_gui(settings: Settings, demo: bool = False) -> int:
+    problem = None if os.environ.get("PBPM_ALLOW_LEAKY_QT") else binding_problem()
+    if problem:  # it would abort within minutes, taking every client's stream with it
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     app = make_app()
+    instance = SingleInstance(_own_data_dir(settings, demo))
+    if not instance.acquire():
+        return hand_over(instance)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     controller = AppController(settings, demo=demo)
+    instance.on_raise(controller.show_dashboard)
     waker = SignalWaker(lambda _signum: controller.request_quit())
     waker.install()
     controller.finished.connect(lambda _code: loop.stop())
@@ -92,6 +103,7 @@ def launch_gui(settings: Settings, demo: bool = False) -> int:
         _drain(loop)
         loop.close()
         asyncio.set_event_loop(None)
+        instance.release()
     return controller.exit_code
 
 
@@ -103,6 +115,30 @@ def _quit_after_start(controller: AppController) -> None:
     if not served:
         controller.exit_code = 1
     controller.request_quit()
+
+
+def _own_data_dir(settings: Settings, demo: bool) -> Path:
+    """The data directory this launch will use (the demo has its own)."""
+    if demo:
+        from pbpm_desktop.demo import demo_settings
+
+        return demo_settings(settings).data_dir
+    return settings.data_dir
+
+
+def hand_over(instance: SingleInstance) -> int:
+    """A second launch: raise the running app's window and exit 0, or say why not."""
+    where = instance.data_dir
+    if instance.ask_holder_to_raise():
+        print(f"PBPM Desktop is already running for {where}: brought its window to the front.")
+        return 0
+    pid = instance.holder_pid()
+    print(
+        f"error: PBPM Desktop is already running for {where} (process {pid or '?'}) but did not "
+        "answer; it may still be starting. Try again in a moment, or stop that process.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:

@@ -2,8 +2,9 @@
 
 Order matters and lives here only. Start: loop thread, (demo simulator), service, bridge
 subscribed, window/tray shown, gateway started, (demo traffic attached). Quit (the Quit action,
-closing without a tray, SIGINT/SIGTERM): stop the gateway — which drains HTTP and flushes the
-audit — then the demo, detach the bridge, join the loop thread, and only then let Qt exit.
+closing without a tray once the user confirms, SIGINT/SIGTERM): stop the gateway — which
+drains HTTP and flushes the audit — then the demo, detach the bridge, join the loop thread,
+and only then let Qt exit.
 """
 
 from __future__ import annotations
@@ -116,10 +117,13 @@ class AppController(QObject):
         self.window = MainWindow(self.ctx, all_pages(self.ctx), close_to_tray=self.tray_available)
         self.window.quitRequested.connect(self.request_quit)
         self.window.hiddenToTray.connect(self._hidden_to_tray)
+        self.window.keptServing.connect(self._kept_serving)
         if self.tray_available:
             self.tray = Tray(self.state, self, self)
             self.notifier.message.connect(self._tray_message)
             self.tray.show()
+        else:
+            log.info("no system tray: closing the window asks before it stops the gateway")
         if not (self.tray is not None and self.settings.start_minimized):
             self.window.show()
         if await self.start_gateway() and self.demo_backend is not None:
@@ -273,6 +277,14 @@ class AppController(QObject):
                 "info",
                 self.tr("PBPM Desktop keeps serving in the tray. Use Quit to stop the gateway."),
             )
+
+    def _kept_serving(self) -> None:
+        """No tray, the user closed the window and chose to keep serving: say so on the console."""
+        log.info(
+            "window minimised; the gateway keeps serving at %s (close the window and choose "
+            "Quit to stop it)",
+            self.state.lan_url or self.state.url or "its address",
+        )
 
     # -- quit -------------------------------------------------------------------------------
 

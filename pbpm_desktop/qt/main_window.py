@@ -1,7 +1,10 @@
 """The dashboard window: sidebar navigation, message banner, one page at a time.
 
-Closing the window only hides it when a tray icon exists (the gateway keeps serving); without
-a tray, closing is the same as Quit. Hidden pages are deactivated so they stop polling.
+Closing the window only hides it when a tray icon exists (the gateway keeps serving). Without
+a tray there would be no way back to a hidden window, so closing asks: keep serving with the
+window minimised (the default, and the banner says so), or quit and stop the gateway for every
+client on the LAN. It never stops the gateway silently. Hidden pages are deactivated so they
+stop polling.
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -34,6 +39,8 @@ class MainWindow(QMainWindow):
     quitRequested = Signal()
     #: the window was closed to the tray (the app keeps running)
     hiddenToTray = Signal()
+    #: no tray: the user chose to keep serving with the window minimised
+    keptServing = Signal()
 
     def __init__(self, ctx: UiContext, pages: list[Page], *, close_to_tray: bool) -> None:
         super().__init__()
@@ -41,6 +48,8 @@ class MainWindow(QMainWindow):
         self.pages = pages
         self.close_to_tray = close_to_tray
         self._may_close = False
+        #: the open "stop the gateway?" question, if any (no tray only)
+        self.close_prompt: QMessageBox | None = None
         self.setWindowTitle(self.tr("PBPM Desktop") + (self.tr(" — demo") if ctx.demo else ""))
         self.setWindowIcon(app_icon())
         self.resize(1180, 780)
@@ -160,7 +169,57 @@ class MainWindow(QMainWindow):
             self.hide()
             self.hiddenToTray.emit()
         else:
+            self.ask_before_stopping()
+
+    def ask_before_stopping(self) -> None:
+        """No tray: ask whether closing should stop the gateway (window-modal, non-blocking)."""
+        if self.close_prompt is not None:
+            self.close_prompt.raise_()
+            return
+        box = QMessageBox(self)
+        box.setObjectName("ClosePrompt")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("PBPM Desktop"))
+        box.setText(self.tr("Stop the gateway for everyone?"))
+        box.setInformativeText(
+            self.tr(
+                "This desktop has no system tray, so the window cannot hide there. "
+                "Keep serving with the window minimised, or quit: quitting stops the gateway "
+                "and every client on the LAN loses access."
+            )
+        )
+        keep = box.addButton(self.tr("Keep serving (minimise)"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.tr("Quit and stop the gateway"), QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.buttonClicked.connect(self._close_answered)
+        box.finished.connect(self._close_prompt_done)
+        self.close_prompt = box
+        box.open()
+
+    def _close_answered(self, button: QAbstractButton) -> None:
+        box = self.close_prompt
+        if box is None:
+            return
+        role = box.buttonRole(button)
+        if role == QMessageBox.ButtonRole.DestructiveRole:
             self.quitRequested.emit()
+        elif role == QMessageBox.ButtonRole.AcceptRole:
+            self.showMinimized()
+            self.keptServing.emit()
+            self.ctx.notifier.info(
+                self.tr(
+                    "Still serving: the window is minimised because this desktop has no "
+                    "tray. To stop the gateway, close the window and choose Quit."
+                )
+            )
+
+    def _close_prompt_done(self, _result: int) -> None:
+        if self.close_prompt is not None:
+            self.close_prompt.deleteLater()
+            self.close_prompt = None
 
     def show_error(self, text: str) -> None:
         self.banner.show_message(ERROR, text)

@@ -3,6 +3,10 @@
 `TrayMenu` builds and updates the QMenu from `AppState` and calls an actions object; it
 needs no system tray, so tests exercise every action offscreen. `Tray` puts that menu on a
 QSystemTrayIcon whose picture shows the health: serving / paused / Ollama unreachable / stopped.
+
+The Models submenu is built when it opens (`aboutToShow`) and never while it is open: a swap
+under the pointer must not turn the "Unload qwen2.5:7b" being clicked into another model's
+"Preload". Every entry says what it does to which model.
 """
 
 from __future__ import annotations
@@ -88,12 +92,11 @@ class TrayMenu(QObject):
         self.toggle_action.triggered.connect(actions.toggle_gateway)
         self.quit_action = self.menu.addAction(self.tr("Quit"))
         self.quit_action.triggered.connect(actions.request_quit)
-        #: model name -> its Preload/Unload action
+        #: model name -> its Preload/Unload action, as of the last time the submenu opened
         self.model_actions: dict[str, QAction] = {}
-        self._models_signature: tuple[object, ...] = ()
+        self.menu.aboutToShow.connect(self.refresh)
+        self.models_menu.aboutToShow.connect(self.build_models)
         state.changed.connect(self.refresh)
-        state.vramChanged.connect(self.refresh_models)
-        state.opsChanged.connect(self.refresh_models)
         self.refresh()
 
     def refresh(self) -> None:
@@ -103,8 +106,8 @@ class TrayMenu(QObject):
         self.toggle_action.setText(self.tr("Stop gateway") if serving else self.tr("Start gateway"))
         self.toggle_action.setEnabled(state.gateway not in (STARTING, STOPPING))
         self.copy_action.setEnabled(serving and state.url is not None)
+        self.models_menu.setEnabled(serving)
         self._refresh_pause()
-        self.refresh_models()
 
     # -- pause sharing (issue 13) -----------------------------------------------------------
 
@@ -135,24 +138,15 @@ class TrayMenu(QObject):
         self.pause_action.setEnabled(serving)
         self.pause_for_menu.setEnabled(serving and not self.state.paused)
 
-    def refresh_models(self, *_args: object) -> None:
-        """Rebuild the Models submenu: one click preloads or unloads each installed model.
+    def build_models(self) -> None:
+        """Fill the Models submenu as it opens: one click preloads or unloads each model.
 
-        Only when what it shows changed: snapshots arrive several times a second and an
-        open submenu must not be rebuilt under the pointer for nothing.
+        Connected to `aboutToShow` only, so an open submenu keeps its entries (and what each
+        entry's click does) until it closes, whatever swaps happen meanwhile.
         """
         installed = self.state.installed()
         resident = set(self.state.resident_names())
         serving = self.state.gateway == SERVING
-        signature = (
-            serving,
-            tuple((m["name"], m.get("category"), m.get("size")) for m in installed),
-            tuple(sorted(resident)),
-            tuple(sorted(self.state.pending.items())),
-        )
-        if signature == self._models_signature:
-            return
-        self._models_signature = signature
         self.models_menu.clear()
         self.model_actions = {}
         if not installed:
@@ -171,7 +165,9 @@ class TrayMenu(QObject):
                     else self.tr("Unloading {name}…")
                 ).format(name=name)
             elif always_on:
-                text = self.tr("{name} ({size}, always-on)").format(name=name, size=size)
+                text = self.tr("{name} stays loaded ({size}, always-on)").format(
+                    name=name, size=size
+                )
             elif loaded:
                 text = self.tr("Unload {name} ({size})").format(name=name, size=size)
             else:
@@ -186,7 +182,6 @@ class TrayMenu(QObject):
             else:
                 action.triggered.connect(lambda _=False, n=name: self.actions.preload(n))
             self.model_actions[name] = action
-        self.models_menu.setEnabled(serving)
 
 
 class Tray(QObject):

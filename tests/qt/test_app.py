@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
 from pbpm_desktop.config import Settings
@@ -77,6 +77,15 @@ def controllers(qtbot, qloop, tmp_path, simulator):
     for controller in made:
         if not controller.done:
             drive(qtbot, controller.shutdown(), timeout=30)
+    # Delete the windows and controllers here, on the GUI thread. Left to the cyclic GC, they
+    # may be freed on another thread (whichever allocates when a collection is due, e.g. a
+    # gateway loop thread): Qt cannot stop their timers from there (a banner's 6 s timer, say)
+    # and the next processEvents() after the timer is due dereferences a freed object.
+    for controller in made:
+        if controller.window is not None:
+            controller.window.deleteLater()
+        controller.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture
@@ -103,12 +112,43 @@ def test_without_tray_the_dashboard_opens_and_closing_quits_cleanly(qtbot, start
     stream_chat(controller.state.url, key, stamps, done)
     finished: list[int] = []
     controller.finished.connect(finished.append)
-    window.close()  # no tray: closing is Quit
+    window.close()  # no tray: closing asks first
+    answer(qtbot, window, "Quit and stop the gateway")
     qtbot.waitUntil(lambda: finished == [0], timeout=15000)
     assert not window.isVisible() and not controller.loop_thread.running
     assert service.state == "stopped"
     rows = audit_rows(controller.settings)
     assert rows == [("lan@x", "llama3.2:3b", simulator[0].response_tokens)]
+
+
+def answer(qtbot, window: MainWindow, button_text: str) -> None:
+    """Click `button_text` in the window's open "stop the gateway?" question."""
+    qtbot.waitUntil(lambda: window.close_prompt is not None and window.close_prompt.isVisible())
+    box = window.close_prompt
+    button = next(b for b in box.buttons() if b.text() == button_text)
+    button.click()
+    qtbot.waitUntil(lambda: window.close_prompt is None)
+
+
+def test_without_tray_closing_never_stops_the_gateway_silently(qtbot, started):
+    controller = started
+    window = controller.window
+    window.close()
+    assert window.close_prompt is not None and controller.state.gateway == "serving"
+    assert "Stop the gateway" in window.close_prompt.text()
+    answer(qtbot, window, "Cancel")
+    assert window.isVisible() and not window.isMinimized() and not controller.quitting
+    window.close()
+    answer(qtbot, window, "Keep serving (minimise)")  # the default button
+    assert window.isMinimized() and not controller.quitting
+    assert "Still serving" in window.banner.label.text()
+    assert controller.state.gateway == "serving" and controller.service.state == "serving"
+    health = http.client.HTTPConnection(urlsplit(controller.state.url).netloc, timeout=5)
+    health.request("GET", "/health")
+    assert health.getresponse().status == 200  # LAN clients still reach it
+    health.close()
+    controller.show_dashboard()  # e.g. a second launch raises it again
+    assert not window.isMinimized()
 
 
 def test_a_lan_stream_keeps_flowing_while_the_ui_thread_is_blocked(qtbot, started, simulator):
@@ -148,7 +188,12 @@ def test_with_a_tray_closing_hides_and_the_tray_quits(qtbot, controllers, gatewa
     assert controller.service.state == "stopped"
     tray.menu.toggle_action.trigger()  # and start it again
     qtbot.waitUntil(lambda: controller.state.gateway == "serving", timeout=10000)
-    qtbot.waitUntil(lambda: "qwen2.5:7b" in tray.menu.model_actions, timeout=5000)
+
+    def opened_with_qwen() -> bool:
+        tray.menu.models_menu.aboutToShow.emit()  # the user opens the Models submenu
+        return "qwen2.5:7b" in tray.menu.model_actions
+
+    qtbot.waitUntil(opened_with_qwen, timeout=5000)
     tray.menu.model_actions["qwen2.5:7b"].trigger()  # one-click preload from the tray
     qtbot.waitUntil(lambda: "qwen2.5:7b" in controller.state.resident_names(), timeout=5000)
     tray.menu.copy_action.trigger()

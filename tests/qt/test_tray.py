@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint
 from PySide6.QtGui import QIcon
 
 from pbpm_desktop.qt.icons import tray_icon
@@ -34,6 +35,11 @@ class Actions:
         self.calls.append(("quit",))
 
 
+def open_models(tray: TrayMenu) -> None:
+    """What opening the Models submenu does (without a pointer to hover it)."""
+    tray.models_menu.aboutToShow.emit()
+
+
 def serving_state() -> AppState:
     state = AppState()
     state.set_gateway("serving", ["http://127.0.0.1:8000", "http://192.168.1.5:8000"])
@@ -44,6 +50,7 @@ def serving_state() -> AppState:
 def test_menu_actions_call_the_controller(qtbot):
     state, actions = serving_state(), Actions()
     tray = TrayMenu(state, actions)
+    open_models(tray)
     tray.open_action.trigger()
     tray.copy_action.trigger()
     tray.toggle_action.trigger()
@@ -63,15 +70,47 @@ def test_menu_actions_call_the_controller(qtbot):
 def test_models_submenu_reflects_state(qtbot):
     state = serving_state()
     tray = TrayMenu(state, Actions())
+    open_models(tray)
     texts = {name: a.text() for name, a in tray.model_actions.items()}
     assert texts["qwen2.5:7b"].startswith("Unload qwen2.5:7b")
     assert texts["qwen2.5-coder:32b"].startswith("Preload qwen2.5-coder:32b")
+    assert texts["llama3.2:3b"].startswith("llama3.2:3b stays loaded")
     assert "always-on" in texts["llama3.2:3b"]
     assert not tray.model_actions["llama3.2:3b"].isEnabled()  # always-on: no unload
     assert tray.model_actions["qwen2.5:7b"].isChecked()
     state.set_pending("qwen2.5-coder:32b", "preload")
+    open_models(tray)
     action = tray.model_actions["qwen2.5-coder:32b"]
     assert action.text() == "Loading qwen2.5-coder:32b…" and not action.isEnabled()
+
+
+def test_models_submenu_is_built_when_it_opens_and_never_while_open(qtbot):
+    """A swap while the submenu is open leaves its entries (and what they do) alone."""
+    state, actions = serving_state(), Actions()
+    tray = TrayMenu(state, actions)
+    assert tray.models_menu.actions() == []  # nothing built before it is opened
+    tray.models_menu.popup(QPoint(0, 0))  # really opened: Qt emits aboutToShow
+    qtbot.waitUntil(tray.models_menu.isVisible)
+    entries = tray.models_menu.actions()
+    texts = [a.text() for a in entries]
+    assert any(t.startswith("Unload qwen2.5:7b") for t in texts)
+    # a swap happens under the pointer: qwen2.5:7b goes, qwen2.5-coder:32b comes
+    state.set_vram(snapshot({"llama3.2:3b": 2 * GIB, "qwen2.5-coder:32b": 19 * GIB}))
+    state.set_pending("qwen2.5:7b", "unload")
+    assert tray.models_menu.actions() == entries
+    assert [a.text() for a in entries] == texts
+    unload = next(a for a in entries if a.text().startswith("Unload qwen2.5:7b"))
+    unload.trigger()
+    assert actions.calls == [("unload", "qwen2.5:7b")]  # what the entry said, to that model
+    tray.models_menu.hide()
+    tray.models_menu.popup(QPoint(0, 0))  # opened again: the new state
+    qtbot.waitUntil(tray.models_menu.isVisible)
+    texts = [a.text() for a in tray.models_menu.actions()]
+    assert any(t.startswith("Unload qwen2.5-coder:32b") for t in texts)
+    assert "Unloading qwen2.5:7b…" in texts
+    tray.models_menu.hide()
+    tray.menu.deleteLater()  # on this thread, with its popup timers (see test_app.controllers)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def test_menu_follows_gateway_state(qtbot):

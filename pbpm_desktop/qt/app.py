@@ -23,6 +23,7 @@ from pbpm_desktop.config import Settings
 from pbpm_desktop.qt.binding_check import binding_problem
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.errors import describe
+from pbpm_desktop.qt.gc_guard import GuiThreadCollector
 from pbpm_desktop.qt.icons import app_icon
 from pbpm_desktop.qt.signals import SignalWaker
 from pbpm_desktop.qt.single_instance import SingleInstance
@@ -66,6 +67,8 @@ def launch_gui(settings: Settings, demo: bool = False) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 1
     app = make_app()
+    collector = GuiThreadCollector(app)  # Qt objects in cycles are freed on this thread only
+    app.aboutToQuit.connect(collector.stop)
     instance = SingleInstance(_own_data_dir(settings, demo))
     if not instance.acquire():
         return hand_over(instance)

@@ -14,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PBPM_NO_KEYRING", "1")
 
 import asyncio
+import gc
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from pbpm_desktop.core.loop_thread import LoopThread
 from pbpm_desktop.core.service import GatewayService
 from pbpm_desktop.qt.bridge import Bridge
 from pbpm_desktop.qt.context import UiContext
+from pbpm_desktop.qt.gc_guard import GuiThreadCollector
 from pbpm_desktop.qt.notify import Notifier
 from pbpm_desktop.qt.state import AppState
 from pbpm_desktop.qt.style import apply_style
@@ -156,3 +158,18 @@ def ctx(qloop: qasync.QEventLoop, gateway: Gateway, tmp_path: Path) -> Iterator[
     yield context
     bridge.detach()
     context.tasks.cancel_all()
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_gc(qapp: QApplication) -> Iterator[None]:
+    """As in the app (qt/gc_guard.py): Qt objects in cycles are freed on the GUI thread only,
+    never by a gateway loop thread that happens to allocate when a collection is due."""
+    if not gc.isenabled():  # a test that manages collection itself
+        yield
+        return
+    collector = GuiThreadCollector(qapp)
+    try:
+        yield
+    finally:
+        collector.stop()
+        collector.deleteLater()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pbpm_desktop.core.api.errors import error_body
+from pbpm_desktop.core.api.sse import MAX_EVENT, oversized_event_end
 
 _EVENT_END = b"\n\n"
 _USAGE = b'"usage"'
@@ -54,19 +55,26 @@ class EventTracker:
     """
 
     DELTA = b""
-    __slots__ = ("_buf", "chunks", "error", "estimate", "usage")
+    __slots__ = ("_buf", "_newline", "_passing", "chunks", "error", "estimate", "usage")
 
     def __init__(self) -> None:
         self._buf = b""
+        self._passing = False  # inside an event too large to hold, passed on unread
+        self._newline = False  # ... whose last byte so far was a newline
         self.error: str | None = None  # Ollama's own late failure, an `error` event
         self.usage: tuple[int, int] | None = None
         self.estimate = 0  # input tokens Ollama estimated before it knew (Anthropic)
         self.chunks = 0
 
     def feed(self, data: bytes) -> bytes:
+        if self._passing:
+            return self._pass(data)
         buf = self._buf + data if self._buf else data
         cut = buf.rfind(_EVENT_END)
         if cut < 0:
+            if len(buf) > MAX_EVENT:  # not a usage event: on to the client as it comes
+                self._buf, self._passing, self._newline = b"", True, buf.endswith(b"\n")
+                return buf
             self._buf = buf
             return b""
         end = cut + 2
@@ -81,6 +89,15 @@ class EventTracker:
                     if isinstance(obj, dict):
                         self._on_usage_event(name, obj)
         return ready
+
+    def _pass(self, data: bytes) -> bytes:
+        """The rest of an oversized event, unread, up to its blank line; then normal events."""
+        end, self._newline = oversized_event_end(data, self._newline)
+        if end is None:
+            return data
+        self._passing = False
+        rest = data[end:]
+        return data[:end] + self.feed(rest) if rest else data
 
     def flush(self) -> bytes:
         rest, self._buf = self._buf, b""

@@ -22,6 +22,7 @@ from pbpm_desktop.core.api.body import parse_json_body, read_json  # noqa: F401 
 from pbpm_desktop.core.api.client_writes import GuardedWriter
 from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
+from pbpm_desktop.core.api.sse import MAX_EVENT, oversized_event_end
 from pbpm_desktop.core.audit import AuditEntry
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, UpstreamResponse
 from pbpm_desktop.core.quota import (
@@ -40,7 +41,6 @@ STREAM_ABOVE = 1024 * 1024  # a non-streamed answer larger than this is passed o
 MAX_ANSWER = 32 * 1024 * 1024  # the most of an answer the gateway holds whole (passthrough)
 COUNTS_TAIL = 64 * 1024  # how much of a large answer's end is kept to read its token counts
 MAX_LINE = 4 * 1024 * 1024  # an NDJSON line kept whole to find the final counts (else skipped)
-MAX_EVENT = 1024 * 1024  # an SSE event held back whole to read (else passed on as it comes)
 _DONE = b'"done":true'
 _NOT_DONE = b'"done":false'
 #: one compact encoder: `json.dumps(..., separators=...)` would build a new one per call
@@ -355,15 +355,10 @@ class SseTracker:
 
     def _pass(self, data: bytes) -> bytes:
         """The rest of an oversized event, unread, up to its blank line; then normal events."""
-        if self._newline and data[:1] == b"\n":
-            end = 1
-        else:
-            at = data.find(b"\n\n")
-            if at < 0:
-                self._newline = data.endswith(b"\n")
-                return data
-            end = at + 2
-        self._passing = self._newline = False
+        end, self._newline = oversized_event_end(data, self._newline)
+        if end is None:
+            return data
+        self._passing = False
         rest = data[end:]
         return data[:end] + self.feed(rest) if rest else data
 

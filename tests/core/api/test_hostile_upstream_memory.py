@@ -175,3 +175,29 @@ def test_oversized_sse_event_passes_through_whatever_the_read_boundaries() -> No
         out = b"".join(tracker.feed(p) for p in pieces if p) + tracker.flush()
         assert out == big + b"\n\n" + after, cut
         assert tracker.counts() == (3, 4)
+
+
+def test_oversized_anthropic_event_is_passed_on_unread_and_usage_after_it_counted() -> None:
+    """The same bound for the Anthropic/Responses trackers (core/api/dialect.py): an event
+    with no end is not held past MAX_EVENT, and the final usage after it is still read."""
+    from pbpm_desktop.core.api.dialect import AnthropicTracker
+
+    big = b"event: content_block_delta\ndata: " + b"x" * (MAX_EVENT + 10)
+    usage = (
+        b"event: message_delta\ndata: "
+        b'{"type":"message_delta","usage":{"input_tokens":3,"output_tokens":4}}\n\n'
+    )
+    stream = big + b"\n\n" + usage
+    for cut in (len(big) - 5, len(big), len(big) + 1, len(big) + 2, len(big) + 30):
+        tracker = AnthropicTracker()
+        pieces = [stream[: MAX_EVENT + 1], stream[MAX_EVENT + 1 : cut], stream[cut:]]
+        held = []
+        out = b""
+        for piece in pieces:
+            if piece:
+                out += tracker.feed(piece)
+                held.append(len(tracker._buf))
+        out += tracker.flush()
+        assert out == stream, cut
+        assert max(held) <= MAX_EVENT
+        assert tracker.counts() == (3, 4)

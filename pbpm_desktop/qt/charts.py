@@ -24,6 +24,8 @@ from pbpm_desktop.qt import style
 from pbpm_desktop.qt.formatting import GIB, human_count, parse_time
 
 BAR_BUCKET_S = {"hour": 3600, "day": 86400}
+#: the widest a ranking label may get (the rest of the chart is for the bars)
+MAX_LABEL_PX = 170
 
 
 def _tr(text: str) -> str:
@@ -43,6 +45,14 @@ def _tint(index: int, strength: float = 0.55) -> QColor:
         round(c * strength + 255 * (1 - strength)) for c in (base.red(), base.green(), base.blue())
     ]
     return QColor(*mix)
+
+
+def short_label(text: str, limit: int = 28) -> str:
+    """Long model or key names elided in the middle ('hf.co/bartow…:Q4_K_M') for legends."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return text[: keep - keep // 3] + "…" + text[-(keep // 3) :]
 
 
 class CountAxis(pg.AxisItem):
@@ -109,6 +119,7 @@ class VramPlot(_QuietPlot):
         self._snapshot: dict[str, Any] = {}
         item = self.getPlotItem()
         item.setLabel("left", _tr("VRAM (GB)"))
+        item.setLabel("bottom", _tr("time ago (min:s)"))
         self.legend = item.addLegend(offset=(8, 4), colCount=3, labelTextColor=style.TEXT)
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self.budget_line = pg.InfiniteLine(
@@ -184,7 +195,7 @@ class VramPlot(_QuietPlot):
             fillLevel=0,
             brush=pg.mkBrush(_tint(index)),
             stepMode="left",
-            name=name,
+            name=short_label(name),
         )
         self._curves[name] = curve
         self.getPlotItem().addItem(curve)
@@ -303,6 +314,7 @@ class RankingChart(_QuietPlot):
             self._labels.append(label)
             self.getPlotItem().addItem(label, ignoreBounds=True)
         self.items: list[tuple[str, float]] = []
+        self.labels: list[str] = []
 
     def set_items(self, items: Sequence[tuple[str, float]]) -> None:
         ranked = sorted(items, key=lambda kv: kv[1], reverse=True)
@@ -319,10 +331,17 @@ class RankingChart(_QuietPlot):
         if n:
             self.bars.setOpts(x0=np.zeros(n), y=ys, height=0.62, width=values, brushes=brushes)
         axis = self.getPlotItem().getAxis("left")
-        axis.setTicks([[(float(y), label) for y, (label, _) in zip(ys, ranked, strict=True)], []])
         metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
-        widest = max((metrics.horizontalAdvance(label) for label, _ in ranked), default=40)
-        axis.setWidth(min(widest + 14, 220))
+        # every bar keeps its label: long names are elided to fit the axis, never dropped
+        labels = [
+            metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, MAX_LABEL_PX)
+            for label, _ in ranked
+        ]
+        axis.setTicks([[(float(y), label) for y, label in zip(ys, labels, strict=True)], []])
+        axis.setStyle(hideOverlappingLabels=False)
+        widest = max((metrics.horizontalAdvance(label) for label in labels), default=40)
+        axis.setWidth(min(widest + 14, MAX_LABEL_PX + 14))
+        self.labels = labels
         top = float(values.max(initial=0.0))
         for i, label in enumerate(self._labels):
             if i < n:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.state import SERVING
@@ -22,13 +23,28 @@ class Page(QWidget):
     #: the page's data comes from the running gateway: refresh only while it serves, and
     #: again when it comes back (a stopped gateway has no database open)
     needs_gateway = True
+    #: the page's content scrolls vertically when the window is too short for it (pages of
+    #: cards and forms); table pages instead fit their tables to whatever height is left
+    scrollable = False
 
     def __init__(self, ctx: UiContext, title: str, subtitle: str = "") -> None:
         super().__init__()
         self.ctx = ctx
         self.title = title
         self.active = False
-        self.layout_ = QVBoxLayout(self)
+        if self.scrollable:
+            outer = QVBoxLayout(self)
+            outer.setContentsMargins(0, 0, 0, 0)
+            self.scroll = QScrollArea(objectName="PageScroll")
+            self.scroll.setWidgetResizable(True)
+            self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+            self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            body = QWidget(objectName="PageBody")
+            self.scroll.setWidget(body)
+            outer.addWidget(self.scroll)
+            self.layout_ = QVBoxLayout(body)
+        else:
+            self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(20, 16, 20, 16)
         self.layout_.setSpacing(12)
         self.header = PageHeader(title, subtitle)

@@ -138,7 +138,9 @@ class ModelsPage(Page):
                 self.tr("In flight"),
                 self.tr("Waiting"),
                 "",
-            ]
+            ],
+            elastic=(0,),
+            priority=(0, 8, 3, 2, 1, 4, 5, 6, 7),
         )
         self.table.setSelectionMode(self.table.SelectionMode.NoSelection)
         self.table.verticalHeader().setDefaultSectionSize(34)

@@ -54,6 +54,7 @@ class UrlRow(QWidget):
 class OverviewPage(Page):
     icon_name = "nav-overview"
     needs_gateway = False  # shows the stopped state too
+    scrollable = True
 
     def __init__(self, ctx: UiContext) -> None:
         super().__init__(
@@ -235,7 +236,8 @@ class OverviewPage(Page):
         )
         self.example.setText(
             self.tr("Ollama clients: point them at the gateway and send a key.")
-            + f"<pre style='color:{style.TEXT}'>{native}</pre>"
+            # pre-wrap: the command wraps in a narrow window instead of widening the page
+            + f"<pre style='color:{style.TEXT}; white-space: pre-wrap'>{native}</pre>"
             + self.tr(
                 "OpenAI clients: base URL <code>{url}/v1</code>, API key = the client key."
             ).format(url=url)

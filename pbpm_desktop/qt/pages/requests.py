@@ -17,13 +17,13 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QTableView,
 )
 
 from pbpm_desktop.qt import style
+from pbpm_desktop.qt.columns import ColumnFitter
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.formatting import clock_time, duration_ms, grouped, local_time
 from pbpm_desktop.qt.pages.base import Page
@@ -166,6 +166,7 @@ class RequestsPage(Page):
         self.view.setModel(self.proxy)
         self.view.setAlternatingRowColors(True)
         self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(26)
@@ -173,10 +174,11 @@ class RequestsPage(Page):
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # fits the default window; the last column (Client) stretches
-        for column, width in enumerate((100, 108, 116, 140, 54, 62, 92, 76, 90, 50)):
-            header.resizeSection(column, width)
+        # widths follow the rows and the window; the least useful columns go first when the
+        # window is narrow (double-click a row for all of them)
+        self.fitter = ColumnFitter(
+            self.view, elastic=(2, 3), priority=(0, 3, 9, 2, 1, 6, 5, 7, 4, 8, 10)
+        )
         self.layout_.addWidget(self.view, 1)
         self.count_label = QLabel("", objectName="Muted")
         self.layout_.addWidget(self.count_label)

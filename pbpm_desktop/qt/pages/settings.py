@@ -64,6 +64,7 @@ def gateway_changed(old: Settings, new: Settings) -> bool:
 class SettingsPage(Page):
     icon_name = "nav-settings"
     needs_gateway = False  # settings are editable (and most useful) while stopped
+    scrollable = True
 
     def __init__(self, ctx: UiContext, pinned: dict[str, str] | None = None) -> None:
         super().__init__(
@@ -77,10 +78,17 @@ class SettingsPage(Page):
 
         self.ollama_url = QLineEdit(placeholderText="http://127.0.0.1:11434")
         self.host = QComboBox(editable=True)
+        self.host.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.host.setMinimumContentsLength(14)
         self.host.addItem(self.tr("0.0.0.0 — all interfaces (LAN)"), "0.0.0.0")
         self.host.addItem(self.tr("127.0.0.1 — this machine only"), "127.0.0.1")
         self.port = QSpinBox(minimum=0, maximum=65535, specialValueText=self.tr("any free port"))
         self.always_on = QListWidget()
+        self.always_on.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.always_on.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.always_on.setUniformItemSizes(True)
         self.always_on.setMinimumHeight(110)
         self.always_on.setMaximumHeight(170)
         self.vram_limit = QDoubleSpinBox(minimum=0.5, maximum=4096, singleStep=0.5, decimals=1)
@@ -114,7 +122,7 @@ class SettingsPage(Page):
                 )
             )
         )
-        vform.addRow(QLabel(self.tr("Always-on models (loaded at start, never evicted):")))
+        vform.addRow(self._hint(self.tr("Always-on models (loaded at start, never evicted):")))
         vform.addRow(self.always_on)
         desktop = QGroupBox(self.tr("Desktop"))
         dform = QFormLayout(desktop)
@@ -232,6 +240,7 @@ class SettingsPage(Page):
         for name in sorted(set(installed) | chosen):
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setToolTip(name)
             if name in installed:
                 item.setText(f"{name}  ({human_bytes(installed[name].get('size'))})")
             else:

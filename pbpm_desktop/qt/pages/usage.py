@@ -49,6 +49,7 @@ def key_label(row: dict[str, Any]) -> str:
 
 class UsagePage(Page):
     icon_name = "nav-usage"
+    scrollable = True  # three charts and a table: below ~700 px of height, scroll
 
     def __init__(self, ctx: UiContext, save_as: SaveAsFn = ask_save_path) -> None:
         super().__init__(
@@ -79,6 +80,7 @@ class UsagePage(Page):
 
         summary = QHBoxLayout()
         self.summary = QLabel("", objectName="PageSubtitle")
+        self.summary.setWordWrap(True)
         legend = QLabel(
             f"<span style='color:{style.PROMPT_COLOR}'>■</span> {self.tr('prompt')} &nbsp; "
             f"<span style='color:{style.COMPLETION_COLOR}'>■</span> {self.tr('completion')}"
@@ -109,8 +111,11 @@ class UsagePage(Page):
                 self.tr("Completion"),
                 self.tr("Total"),
                 self.tr("Last used"),
-            ]
+            ],
+            elastic=(0, 2),
+            priority=(0, 2, 6, 3, 1, 7, 5, 4),
         )
+        self.table.setMinimumHeight(180)
         self.layout_.addWidget(self.table, 2)
         self.report: dict[str, Any] = {}
         self._loading = False

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from pbpm_desktop.config import read_toml
 from pbpm_desktop.core.store.models import UsageRecord
+from pbpm_desktop.qt.key_form import days_from_now
 from pbpm_desktop.qt.pages.keys import KeysPage
 from pbpm_desktop.qt.pages.models import ModelsPage
 from pbpm_desktop.qt.pages.requests import RequestsPage
@@ -48,8 +49,9 @@ def test_issue_and_revoke_a_key_through_the_ui(qtbot, ctx, gateway: Gateway):
     assert not dialog.ok.isEnabled()  # a name is required
     dialog.name.setText("alice-laptop")
     dialog.email.setText("alice@lab.local")
-    dialog.max_streams.setValue(2)
-    dialog.expires_days.setValue(30)
+    dialog.form.max_streams.setValue(2)
+    dialog.form.expires.setChecked(True)
+    dialog.form.expires_date.setDate(days_from_now(30))
     dialog.ok.click()
     qtbot.waitUntil(lambda: page.created_dialog is not None, timeout=5000)
     shown = page.created_dialog
@@ -63,7 +65,8 @@ def test_issue_and_revoke_a_key_through_the_ui(qtbot, ctx, gateway: Gateway):
     assert [(k["name"], k["status"]) for k in keys] == [("alice-laptop", "active")]
     assert keys[0]["max_streams"] == 2
     expires = datetime.fromisoformat(keys[0]["expires_at"])
-    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=31)
+    assert "llama3.2:3b" in shown.command and shown.command.count("\\\n") == 2
     assert http(f"{gateway.url}/api/tags", secret) == 200
     assert page.table.rowCount() == 1 and page.table.item(0, 3).text() == "alice@lab.local"
     # revoke it: select, click, confirm
@@ -83,6 +86,78 @@ def test_issue_and_revoke_a_key_through_the_ui(qtbot, ctx, gateway: Gateway):
     qtbot.waitUntil(lambda: page.table.rowCount() == 0, timeout=3000)  # revoked are hidden
     page.show_revoked.setChecked(True)
     assert page.table.item(0, 8).text() == "revoked"
+
+
+def admin_keys(gateway: Gateway) -> list[dict]:
+    """GET /admin/keys with the master key, as an admin script would."""
+    request = urllib.request.Request(
+        f"{gateway.url}/admin/keys", headers={"Authorization": "Bearer test-master"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())["keys"]
+
+
+def test_editing_a_key_through_the_ui_changes_its_policy_over_http(qtbot, ctx, gateway: Gateway):
+    created = gateway.run(gateway.service.create_key("ci-runner", ""))
+    secret = created["api_key"]
+    chat = {"model": "qwen2.5:7b", "messages": [{"role": "user", "content": "hi"}]}
+    chat["stream"] = False
+    assert http(f"{gateway.url}/api/chat", secret, chat) == 200  # no limits yet
+    page = KeysPage(ctx)
+    qtbot.addWidget(page)
+    page.show()
+    page.activate()
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=3000)
+    assert page.table.item(0, 9).text() == "no limits"
+    page.table.selectRow(0)
+    assert page.edit_button.isEnabled()
+    page.edit_button.click()
+    qtbot.waitUntil(lambda: page.edit_dialog is not None, timeout=3000)
+    form = page.edit_dialog.form
+    offered = [
+        form.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(form.models.count())
+    ]
+    assert offered == sorted(m["name"] for m in ctx.state.installed())  # the installed list
+    for i in range(form.models.count()):
+        if form.models.item(i).data(Qt.ItemDataRole.UserRole) == "llama3.2:3b":
+            form.models.item(i).setCheckState(Qt.CheckState.Checked)
+    form.rpm.setValue(5)
+    form.email.setText("ci@lab.local")
+    page.edit_dialog.ok.click()
+    qtbot.waitUntil(
+        lambda: bool(ctx.notifier.history) and ctx.notifier.history[-1][0] == "success",
+        timeout=5000,
+    )
+    (key,) = admin_keys(gateway)
+    assert key["models"] == ["llama3.2:3b"] and key["rpm"] == 5
+    assert key["email"] == "ci@lab.local" and key["name"] == "ci-runner"
+    assert http(f"{gateway.url}/api/chat", secret, chat) == 403  # the policy holds at once
+    assert http(f"{gateway.url}/api/chat", secret, {**chat, "model": "llama3.2:3b"}) == 200
+    # the policy is visible in the table, not only in a tooltip
+    qtbot.waitUntil(lambda: "llama3.2:3b" in page.table.item(0, 9).text(), timeout=3000)
+    assert "5 requests/min" in page.table.item(0, 9).text()
+    # editing again and clearing the list gives the key every model back
+    page.table.selectRow(0)
+    page.edit_selected()
+    qtbot.waitUntil(lambda: page.edit_dialog is not None, timeout=3000)
+    form = page.edit_dialog.form
+    assert form.chosen_models() == ["llama3.2:3b"] and form.rpm.value() == 5
+    for i in range(form.models.count()):
+        form.models.item(i).setCheckState(Qt.CheckState.Unchecked)
+    page.edit_dialog.ok.click()
+    qtbot.waitUntil(lambda: admin_keys(gateway)[0]["models"] == [], timeout=5000)
+    assert admin_keys(gateway)[0]["rpm"] == 5  # unchanged fields are not sent
+    assert http(f"{gateway.url}/api/chat", secret, chat) == 200
+
+
+def test_allowed_models_must_be_installed(gateway: Gateway):
+    from pbpm_desktop.core.keys import KeyServiceError
+
+    with pytest.raises(KeyServiceError, match="'no-such-model' is not installed"):
+        gateway.run(gateway.service.create_key("typo", models="no-such-model"))
+    created = gateway.run(gateway.service.create_key("short", models="llama3.2:3b"))
+    with pytest.raises(KeyServiceError, match="not installed"):
+        gateway.run(gateway.service.update_key(created["id"], models="llama9"))
 
 
 def test_preload_and_unload_buttons_drive_the_vram_manager(qtbot, ctx, gateway: Gateway):

@@ -13,6 +13,8 @@ import logging
 
 from PySide6.QtCore import QCoreApplication
 
+from pbpm_desktop.qt.advice import for_gui
+
 log = logging.getLogger(__name__)
 
 
@@ -21,7 +23,11 @@ def _tr(text: str) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    """One human sentence for `exc` (never a traceback)."""
+    """One human sentence for `exc` (never a traceback), with GUI advice (see qt/advice)."""
+    return for_gui(_sentence(exc))
+
+
+def _sentence(exc: BaseException) -> str:
     message = getattr(exc, "message", None)
     if isinstance(message, str) and message:
         return message

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from pbpm_desktop.config import read_toml
 from pbpm_desktop.core.store.models import UsageRecord
+from pbpm_desktop.qt.errors import describe
 from pbpm_desktop.qt.key_form import days_from_now
 from pbpm_desktop.qt.pages.keys import KeysPage
 from pbpm_desktop.qt.pages.models import ModelsPage
@@ -189,10 +190,18 @@ def test_preload_and_unload_buttons_drive_the_vram_manager(qtbot, ctx, gateway: 
     qtbot.waitUntil(lambda: not ctx.state.pending, timeout=5000)
     assert ctx.notifier.history[-1] == ("success", "qwen2.5-coder:32b is unloaded.")
     assert "qwen2.5-coder:32b" not in ctx.state.resident_names()
-    # a model that can never fit the budget: a readable refusal
-    page.cells["llama3.3:70b"].preload.click()
-    qtbot.waitUntil(lambda: ctx.notifier.history[-1][0] == "error", timeout=5000)
-    assert "VRAM_LIMIT_GB" in ctx.notifier.history[-1][1]
+    # a model that can never fit the budget: Preload is disabled, and says why with sizes
+    big = page.cells["llama3.3:70b"]
+    assert not big.preload.isEnabled()
+    assert "needs 39.6 GB" in big.preload.toolTip() and "24.0 GB" in big.preload.toolTip()
+    assert page.table.item(page.rows.index("llama3.3:70b"), 3).text() == "Too large for the budget"
+    # the gateway refuses it too, and the GUI words the advice for the GUI
+    error = ""
+    try:
+        gateway.run(gateway.service.preload("llama3.3:70b"))
+    except Exception as exc:
+        error = describe(exc)
+    assert "VRAM budget" in error and "Settings" in error and "VRAM_LIMIT_GB" not in error
 
 
 def test_usage_charts_are_fed_from_database_rows(qtbot, ctx, gateway: Gateway, tmp_path: Path):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from pbpm_desktop.qt import adapters, style
+from pbpm_desktop.qt.advice import settings_hint
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.formatting import grouped, human_bytes, human_count
 from pbpm_desktop.qt.pages.base import Page
@@ -178,11 +179,16 @@ class OverviewPage(Page):
         up = state.ollama_up
         if gateway == SERVING and up is False:
             self.pill.set_status(self.tr("Ollama unreachable"), style.WARN)
-            text = self.tr(
-                "The gateway is serving, but Ollama does not answer at {url}. Clients get "
-                "'502 Ollama unreachable' until it is back. Start Ollama, or fix the URL in "
-                "Settings."
-            ).format(url=state.ollama.get("url") or "?")
+            text = (
+                self.tr(
+                    "The gateway is serving, but Ollama does not answer at {url}. Clients get "
+                    "'502 Ollama unreachable' until it is back. Start Ollama (ollama serve)."
+                ).format(url=state.ollama.get("url") or "?")
+                + " "
+                + settings_hint(
+                    "ollama_url", self.tr("If it runs elsewhere, correct the URL in Settings.")
+                )
+            )
         elif gateway == SERVING:
             self.pill.set_status(self.tr("Serving"), style.GOOD)
             text = self.tr("Clients on this machine and the LAN can connect with their keys.")

@@ -68,6 +68,9 @@ QToolButton#BannerClose {{ min-width: 24px; min-height: 24px; padding: 0 4px;
 QToolButton#BannerClose:hover {{ background: rgba(0, 0, 0, 0.08); }}
 QLabel#Notice {{ background: #fff6e0; border: 1px solid #f0d48a; border-radius: 6px;
     padding: 8px 10px; color: {TEXT}; }}
+QLabel#FitWarning {{ border-radius: 6px; padding: 6px 8px; color: {TEXT}; font-weight: normal; }}
+QLabel#FitWarning[level="warning"] {{ background: #fff6e0; border: 1px solid #f0d48a; }}
+QLabel#FitWarning[level="error"] {{ background: #fdeceb; border: 1px solid #f1b8b3; }}
 QLabel#Pill {{ border-radius: 10px; padding: 2px 10px; color: white; font-weight: 600; }}
 QTableView, QTableWidget {{ background: {CARD}; border: 1px solid {BORDER}; border-radius: 6px;
     gridline-color: #edf0f4; selection-background-color: #cfe0fa; selection-color: {TEXT}; }}

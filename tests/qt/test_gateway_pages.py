@@ -279,8 +279,17 @@ def test_requests_page_shows_live_requests(qtbot, ctx, gateway: Gateway):
     assert row["completion_tokens"] > 0
     page.filter.setText("nomatch")
     assert page.proxy.rowCount() == 0
+    assert page.count_label.text().startswith("0 of 1 requests match")  # honours the filter
     page.filter.setText("c@lan")
     assert page.proxy.rowCount() == 1
+    assert page.count_label.text().startswith("1 of 1 requests match")
+    page.view.doubleClicked.emit(page.proxy.index(0, 4))
+    qtbot.waitUntil(lambda: page.detail is not None and page.detail.isVisible(), timeout=3000)
+    fields = page.detail.fields
+    assert fields["Model"] == "llama3.2:3b" and fields["Owner"] == "c@lan"
+    assert fields["Status"] == "ok" and fields["Route"] == row["route"]
+    assert fields["Completion tokens"] == str(row["completion_tokens"])
+    assert fields["Key"].startswith(created["prefix"]) and fields["Client"] == "127.0.0.1"
 
 
 def test_settings_apply_restarts_the_gateway_and_persists(
@@ -332,3 +341,63 @@ def test_settings_failure_keeps_the_gateway_running(qtbot, ctx, gateway: Gateway
     assert level == "error" and "previous settings" in text and "Traceback" not in text
     assert gateway.service.state == "serving"
     assert not ctx.config_file.exists()  # nothing persisted on failure
+
+
+def _tick(page: SettingsPage, model: str) -> None:
+    for i in range(page.always_on.count()):
+        item = page.always_on.item(i)
+        if item.data(Qt.ItemDataRole.UserRole) == model:
+            item.setCheckState(Qt.CheckState.Checked)
+
+
+def test_settings_refuse_always_on_models_that_cannot_fit(qtbot, ctx, gateway: Gateway):
+    page = SettingsPage(ctx, pinned={})
+    qtbot.addWidget(page)
+    page.show()
+    page.activate()
+    qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
+    # already now: the 70b model cannot fit a 24 GB budget even as an on-demand model
+    assert page.fit_warning.property("level") == "warning"
+    assert "llama3.3:70b needs 39.6 GB" in page.fit_warning.text()
+    _tick(page, "llama3.3:70b")  # 39.6 GB next to llama3.2:3b, budget 24 GB
+    assert page.fit_warning.isVisible() and page.fit_warning.property("level") == "error"
+    assert "41.5 GB" in page.fit_warning.text() and "24.0 GB" in page.fit_warning.text()
+    assert page.apply_button.isEnabled()
+    page.apply()
+    qtbot.waitUntil(lambda: bool(ctx.notifier.history), timeout=5000)
+    level, text = ctx.notifier.history[-1]
+    assert level == "error" and text.startswith("Not applied.") and "41.5 GB" in text
+    assert not any(lv == "success" for lv, _ in ctx.notifier.history)  # no green "applied"
+    assert gateway.service.settings.always_on_models == ("llama3.2:3b",)
+    assert not ctx.config_file.exists()
+    # a budget that fits them is accepted
+    page.vram_limit.setValue(42.0)
+    assert page.fit_warning.property("level") == "warning"  # on-demand ones now cannot fit
+    page.vram_limit.setValue(70.0)
+    assert page.fit_warning.isHidden()
+
+
+def test_settings_warn_about_models_a_smaller_budget_shuts_out(qtbot, ctx, gateway: Gateway):
+    page = SettingsPage(ctx, pinned={})
+    qtbot.addWidget(page)
+    page.show()
+    page.activate()
+    qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
+    page.vram_limit.setValue(10.0)
+    assert page.fit_warning.isVisible() and page.fit_warning.property("level") == "warning"
+    assert "qwen2.5-coder:32b needs" in page.fit_warning.text()  # derived, shown by the field
+    page.apply()  # a warning, not a refusal
+    qtbot.waitUntil(lambda: not page.applying and not page.dirty, timeout=10000)
+    assert gateway.service.settings.vram_limit_gb == 10.0
+    assert ctx.notifier.history[-1][0] == "success"
+
+
+def test_start_at_login_says_why_it_is_off_in_the_demo(qtbot, qloop):
+    from .fakes import fake_ctx
+
+    page = SettingsPage(fake_ctx(demo=True), pinned={})
+    qtbot.addWidget(page)
+    page.show()
+    assert not page.start_at_login.isEnabled()
+    assert page.login_hint.isVisible() and "demo" in page.login_hint.text()
+    assert page.start_at_login.toolTip() == page.login_hint.text()

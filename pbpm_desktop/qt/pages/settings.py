@@ -42,11 +42,13 @@ from pbpm_desktop.config import (
 from pbpm_desktop.qt import adapters, autostart
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe
+from pbpm_desktop.qt.fit import always_on_refusal, on_demand_warnings
 from pbpm_desktop.qt.formatting import human_bytes
+from pbpm_desktop.qt.i18n import LANGUAGES, ui_locale
 from pbpm_desktop.qt.pages.base import Page
 
 #: options the gateway does not use: changing them needs no restart
-DESKTOP_ONLY = frozenset({"start_minimized", "start_at_login"})
+DESKTOP_ONLY = frozenset({"start_minimized", "start_at_login", "language"})
 KEEP_ALIVE_RE = r"-1|0|\d+|(\d+h)?(\d+m)?(\d+s)?"
 
 
@@ -100,6 +102,19 @@ class SettingsPage(Page):
         )
         self.start_minimized = QCheckBox(self.tr("Start minimised to the tray"))
         self.start_at_login = QCheckBox(self.tr("Start PBPM Desktop when I log in"))
+        self.login_hint = self._hint("")
+        self.language = QComboBox()
+        for value, name in LANGUAGES:
+            label = name or self.tr("System default ({name})").format(
+                name=ui_locale().nativeLanguageName() or "English"
+            )
+            self.language.addItem(label, value)
+        self.language_hint = self._hint(
+            self.tr("The language applies the next time PBPM Desktop starts.")
+        )
+        self.fit_warning = QLabel("", objectName="FitWarning")
+        self.fit_warning.setWordWrap(True)
+        self.fit_warning.hide()
 
         upstream = QGroupBox(self.tr("Ollama and network"))
         form = QFormLayout(upstream)
@@ -124,10 +139,14 @@ class SettingsPage(Page):
         )
         vform.addRow(self._hint(self.tr("Always-on models (loaded at start, never evicted):")))
         vform.addRow(self.always_on)
+        vform.addRow(self.fit_warning)
         desktop = QGroupBox(self.tr("Desktop"))
         dform = QFormLayout(desktop)
         dform.addRow(self.start_minimized)
         dform.addRow(self.start_at_login)
+        dform.addRow(self.login_hint)
+        dform.addRow(self.tr("Language"), self.language)
+        dform.addRow(self.language_hint)
         left = QVBoxLayout()
         left.setSpacing(12)
         left.addWidget(upstream)
@@ -171,6 +190,7 @@ class SettingsPage(Page):
             "heavy_keep_alive": self.keep_alive,
             "start_minimized": self.start_minimized,
             "start_at_login": self.start_at_login,
+            "language": self.language,
         }
         for attr, env_name in self.pinned.items():
             widget = self.widgets.get(attr)
@@ -181,8 +201,7 @@ class SettingsPage(Page):
                         "Set by the environment variable {name}; unset it to edit here."
                     ).format(name=env_name)
                 )
-        if not autostart.supported() or ctx.demo:
-            self.start_at_login.setEnabled(False)
+        self._lock_start_at_login()
         self._show_note()
         self._set_dirty(False)
         for signal in (
@@ -195,9 +214,52 @@ class SettingsPage(Page):
             self.start_minimized.toggled,
             self.start_at_login.toggled,
             self.always_on.itemChanged,
+            self.language.currentIndexChanged,
         ):
             signal.connect(lambda *_: self._set_dirty(True))
+        for signal in (
+            self.vram_limit.valueChanged,
+            self.max_heavy.valueChanged,
+            self.always_on.itemChanged,
+        ):
+            signal.connect(lambda *_: self.show_fit())
         ctx.state.vramChanged.connect(self._installed_changed)
+
+    def _lock_start_at_login(self) -> None:
+        """Disable "Start at login" where it cannot work, and say why next to it."""
+        if self.ctx.demo:
+            reason = self.tr(
+                "Not available in the demo: it would start the demo, with its simulated "
+                "Ollama, every time you log in. Run pbpm-desktop to use it."
+            )
+        elif not autostart.supported():
+            reason = self.tr("Not available on this system (it needs an XDG desktop session).")
+        else:
+            reason = ""
+        if reason:
+            self.start_at_login.setEnabled(False)
+            self.start_at_login.setToolTip(reason)
+        self.login_hint.setText(reason)
+        self.login_hint.setVisible(bool(reason))
+
+    def show_fit(self) -> str | None:
+        """Refusal (always-on models over budget) or warnings, under the always-on list."""
+        installed = self.ctx.state.installed()
+        chosen = self.chosen_always_on()
+        budget = self.vram_limit.value()
+        refusal = always_on_refusal(chosen, installed, budget)
+        warnings = (
+            [] if refusal else on_demand_warnings(chosen, installed, budget, self.max_heavy.value())
+        )
+        text = refusal or "\n".join(warnings[:3])
+        if len(warnings) > 3:
+            text += "\n" + self.tr("…and {n} more.").format(n=len(warnings) - 3)
+        self.fit_warning.setText(text)
+        self.fit_warning.setProperty("level", "error" if refusal else "warning")
+        self.fit_warning.style().unpolish(self.fit_warning)
+        self.fit_warning.style().polish(self.fit_warning)
+        self.fit_warning.setVisible(bool(text))
+        return refusal
 
     @staticmethod
     def _hint(text: str) -> QLabel:
@@ -230,7 +292,10 @@ class SettingsPage(Page):
         self.start_at_login.setChecked(
             settings.start_at_login or autostart.is_enabled(self.ctx.autostart_file)
         )
+        index = self.language.findData(settings.language)
+        self.language.setCurrentIndex(max(index, 0))
         self._fill_always_on(set(settings.always_on_models))
+        self.show_fit()
         self._set_dirty(False)
 
     def _fill_always_on(self, chosen: set[str]) -> None:
@@ -258,6 +323,7 @@ class SettingsPage(Page):
         }
         if names - listed:
             self._fill_always_on(set(self.chosen_always_on()))
+            self.show_fit()
 
     def chosen_always_on(self) -> list[str]:
         out = []
@@ -284,6 +350,7 @@ class SettingsPage(Page):
             "heavy_keep_alive": self.keep_alive.text().strip() or "30m",
             "start_minimized": self.start_minimized.isChecked(),
             "start_at_login": self.start_at_login.isChecked(),
+            "language": str(self.language.currentData() or ""),
         }
 
     # -- applying ---------------------------------------------------------------------------
@@ -332,6 +399,10 @@ class SettingsPage(Page):
             new = current.with_overrides(**self.values())
         except ConfigError as exc:
             self.ctx.notifier.error(describe(exc))
+            return False
+        refusal = self.show_fit()
+        if refusal is not None:  # the gateway would start and fail to load them: say so now
+            self.ctx.notifier.error(self.tr("Not applied. {reason}").format(reason=refusal))
             return False
         if new == current:
             self.ctx.notifier.info(self.tr("Nothing changed."))
@@ -408,5 +479,4 @@ class SettingsPage(Page):
         self._set_dirty(self.dirty)
         for attr, widget in self.widgets.items():
             widget.setEnabled(not busy and attr not in self.pinned)
-        if not autostart.supported() or self.ctx.demo:
-            self.start_at_login.setEnabled(False)
+        self._lock_start_at_login()

@@ -50,6 +50,8 @@ async def test_keys_create_list_revoke_and_usage(tmp_path: Path) -> None:
     assert "shown only once" in out
     code, out = await run_cli(tmp_path, "keys", "list")
     assert code == 0 and "a@x.org" in out and secret not in out and "active" in out
+    header, row = out.strip().splitlines()[-2:]
+    assert header.split()[:3] == ["ID", "PREFIX", "NAME"] and row.split()[2] == "Ana"
     code, out = await run_cli(tmp_path, "keys", "list", "--json")
     assert json.loads(out)[0]["prefix"] == secret[:12]
     code, out = await run_cli(tmp_path, "keys", "revoke", "1")
@@ -102,7 +104,9 @@ async def test_serve_streams_audits_and_flushes_on_sigterm(tmp_path: Path) -> No
         assert code == 0, out
         rows = json.loads(out)
         assert rows[0]["completion_tokens"] == chunks[-1]["eval_count"] == 6
-        assert rows[0]["model"] == "llama3.2:3b"
+        assert rows[0]["model"] == "llama3.2:3b" and rows[0]["name"] == "t"
+        code, out = await run_cli(tmp_path, "usage", env=env)
+        assert "NAME" in out.splitlines()[0] and "calls without a model" in out
     finally:
         await sim.stop()
 

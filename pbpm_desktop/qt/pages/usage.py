@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -42,9 +42,16 @@ def ask_save_path(parent: QWidget, suggested: str) -> Path | None:
 
 
 def key_label(row: dict[str, Any]) -> str:
-    owner = row.get("owner") or "?"
+    """'alice@lab (pbpm-ab12…)'; a call made without a valid key has neither."""
+    owner = row.get("owner") or ""
     prefix = row.get("key_prefix") or ""
-    return f"{owner} ({prefix[:9]}…)" if prefix else str(owner)
+    if not owner and not prefix:
+        return QCoreApplication.translate("UsagePage", "(no key)")
+    return f"{owner or '?'} ({prefix[:9]}…)" if prefix else str(owner)
+
+
+def model_label(row: dict[str, Any]) -> str:
+    return str(row.get("model") or QCoreApplication.translate("UsagePage", "(no model)"))
 
 
 class UsagePage(Page):
@@ -88,6 +95,16 @@ class UsagePage(Page):
         summary.addWidget(self.summary, 1)
         summary.addWidget(legend)
         self.layout_.addLayout(summary)
+        self.counting = QLabel(
+            self.tr(
+                "Requests counts every call through the gateway, including refused and failed "
+                "ones (401, 429, 502…) and calls without a model (such as /api/tags, shown as "
+                "“(no model)”). Tokens are what Ollama reported for completed generations."
+            ),
+            objectName="Muted",
+        )
+        self.counting.setWordWrap(True)
+        self.layout_.addWidget(self.counting)
 
         grid = QGridLayout()
         grid.setSpacing(12)
@@ -174,7 +191,7 @@ class UsagePage(Page):
         )
         self.model_chart.set_items(
             [
-                (str(r.get("model") or "?"), float(r.get("total_tokens", 0)))
+                (model_label(r), float(r.get("total_tokens", 0)))
                 for r in report.get("by_model") or []
             ]
         )
@@ -196,7 +213,7 @@ class UsagePage(Page):
             values = [
                 (str(r.get("owner") or ""), False),
                 (f"{r.get('key_prefix') or ''}…", False),
-                (str(r.get("model") or ""), False),
+                (model_label(r), False),
                 (grouped(r.get("requests", 0)), True),
                 (grouped(r.get("prompt_tokens", 0)), True),
                 (grouped(r.get("completion_tokens", 0)), True),
@@ -204,7 +221,8 @@ class UsagePage(Page):
                 (ago(r.get("last_used")), False),
             ]
             for column, (text, right) in enumerate(values):
-                self.table.setItem(row, column, cell(text, align_right=right))
+                tip = text if column in (0, 2) else ""
+                self.table.setItem(row, column, cell(text, align_right=right, tooltip=tip))
 
     # -- export -----------------------------------------------------------------------------
 

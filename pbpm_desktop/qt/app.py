@@ -17,7 +17,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from pbpm_desktop.config import Settings
-from pbpm_desktop.qt import i18n
+from pbpm_desktop.qt import i18n, pyside_fix  # noqa: F401  (first)
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.errors import describe
 from pbpm_desktop.qt.icons import app_icon

@@ -68,8 +68,12 @@ class ColumnFitter(QObject):
         view.verticalScrollBar().valueChanged.connect(self.schedule)
         self.schedule()
 
-    def schedule(self, *_args: object) -> None:
-        """Refit soon (coalesces bursts of row inserts into one measurement)."""
+    def schedule(self) -> None:
+        """Refit soon (coalesces bursts of row inserts into one measurement).
+
+        It takes no arguments on purpose: PySide then passes none, and a slot with `*args`
+        on `dataChanged` crashed PySide 6.12 (a refcount error converting the roles list)
+        after a few thousand `setItem` calls."""
         self._timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -107,7 +111,11 @@ class ColumnFitter(QObject):
         columns = [c for c in self.priority if c < count]
         columns += [c for c in range(count) if c not in columns]
         available = self.available()
+        # hidden sections measure as 0: show them all while measuring (nothing paints between)
+        for c in range(count):
+            header.setSectionHidden(c, False)
         minimum = {c: self.minimum(c) for c in columns}
+        desired = {c: self.desired(c) for c in columns}
         shown = list(columns)
         while len(shown) > 1 and sum(minimum[c] for c in shown) > available:
             shown.pop()  # the least important goes first
@@ -117,7 +125,7 @@ class ColumnFitter(QObject):
         growable = [c for c in shown if c in self.elastic]
         # elastic columns grow towards their content, then share whatever is still left
         for c in growable:
-            extra = min(spare, self.desired(c) - widths[c])
+            extra = min(spare, desired[c] - widths[c])
             if extra > 0:
                 widths[c] += extra
                 spare -= extra

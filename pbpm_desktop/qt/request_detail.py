@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pbpm_desktop.qt.formatting import duration_ms, grouped, local_time
 
@@ -42,9 +48,14 @@ class RequestDetailDialog(QDialog):
             self.tr("Client"): str(row.get("client") or "—"),
         }
         for label, value in self.fields.items():
-            text = QLabel(value)
-            text.setWordWrap(True)
-            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            # read-only line edits: selectable and copyable, and a long model name scrolls
+            # inside its field instead of being cut off when the dialog is made small
+            text = QLineEdit(value, objectName="DetailValue")
+            text.setReadOnly(True)
+            text.setFrame(False)
+            text.setCursorPosition(0)
+            text.setToolTip(value)
+            text.setMinimumWidth(text.fontMetrics().horizontalAdvance(value[:40]) + 12)
             form.addRow(label, text)
         layout.addLayout(form)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

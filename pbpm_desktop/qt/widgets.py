@@ -18,7 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pbpm_desktop.qt import style
+from pbpm_desktop.qt import (
+    pyside_fix,  # noqa: F401  (before any table is filled)
+    style,
+)
 from pbpm_desktop.qt.columns import ColumnFitter
 from pbpm_desktop.qt.notify import ERROR, INFO, SUCCESS
 

@@ -92,3 +92,22 @@ def test_state_ignores_a_late_stale_snapshot():
     assert state.resident_names() == ["llama3.2:3b"]
     state.set_vram({**snapshot({}), "_taken_at": 3.0})
     assert state.resident_names() == []
+
+
+def test_filling_big_tables_cannot_free_none(qapp):
+    """PySide 6.12's setItem drops a reference to None per call (see qt/pyside_fix.py);
+    without the fix, filling 1,000 keys × 10 columns a few times aborted the process."""
+    import gc
+    import sys
+
+    from pbpm_desktop.qt.pyside_fix import RESERVE
+    from pbpm_desktop.qt.widgets import cell, make_table
+
+    table = make_table([str(c) for c in range(10)])
+    for _ in range(3):
+        table.setRowCount(1000)
+        for row in range(1000):
+            for column in range(10):
+                table.setItem(row, column, cell("x"))
+    gc.collect()
+    assert sys.getrefcount(None) > RESERVE // 2

@@ -104,6 +104,10 @@ class SettingsPage(Page):
         self.start_at_login = QCheckBox(self.tr("Start PBPM Desktop when I log in"))
         self.login_hint = self._hint("")
         self.language = QComboBox()
+        self.language.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.language.setMinimumContentsLength(12)
         for value, name in LANGUAGES:
             label = name or self.tr("System default ({name})").format(
                 name=ui_locale().nativeLanguageName() or "English"
@@ -118,6 +122,7 @@ class SettingsPage(Page):
 
         upstream = QGroupBox(self.tr("Ollama and network"))
         form = QFormLayout(upstream)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow(self.tr("Ollama URL"), self.ollama_url)
         form.addRow(self.tr("Listen on"), self.host)
         form.addRow(self.tr("Port"), self.port)
@@ -126,6 +131,7 @@ class SettingsPage(Page):
         )
         vram = QGroupBox(self.tr("Models and VRAM"))
         vform = QFormLayout(vram)
+        vform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         vform.addRow(self.tr("VRAM budget"), self.vram_limit)
         vform.addRow(self.tr("Heavy models at once"), self.max_heavy)
         vform.addRow(self.tr("Unload idle after"), self.keep_alive)
@@ -142,6 +148,7 @@ class SettingsPage(Page):
         vform.addRow(self.fit_warning)
         desktop = QGroupBox(self.tr("Desktop"))
         dform = QFormLayout(desktop)
+        dform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         dform.addRow(self.start_minimized)
         dform.addRow(self.start_at_login)
         dform.addRow(self.login_hint)

@@ -17,14 +17,11 @@ from PySide6.QtCore import QCoreApplication
 from pbpm_desktop.config import pinned_by_environment
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("advice", text)
-
-
 def _pinned_text(var: str) -> str:
-    return _tr(
+    return QCoreApplication.translate(
+        "advice",
         "{var} is set in the environment, which overrides Settings: change it there and "
-        "restart PBPM Desktop."
+        "restart PBPM Desktop.",
     ).format(var=var)
 
 
@@ -34,52 +31,67 @@ RULES: list[tuple[str, str, str, Callable[[], str]]] = [
         r"[;.]?\s*is another gateway running\? Choose another port with PBPM_PORT or --port\.?",
         "port",
         "PBPM_PORT",
-        lambda: _tr("; is another gateway running? Choose another port in Settings."),
+        lambda: QCoreApplication.translate(
+            "advice", "; is another gateway running? Choose another port in Settings."
+        ),
     ),
     (
         r"\s*or set OLLAMA_URL to where it runs\.",
         "ollama_url",
         "OLLAMA_URL",
-        lambda: _tr(" or correct the Ollama URL in Settings."),
+        lambda: QCoreApplication.translate("advice", " or correct the Ollama URL in Settings."),
     ),
     (
         r"Raise VRAM_LIMIT_GB, remove models from ALWAYS_ON_MODELS, or use a smaller model\.",
         "vram_limit_gb",
         "VRAM_LIMIT_GB",
-        lambda: _tr(
-            "Raise the VRAM budget or untick always-on models in Settings, or use a smaller model."
+        lambda: QCoreApplication.translate(
+            "advice",
+            "Raise the VRAM budget or untick always-on models in Settings, or use a smaller model.",
         ),
     ),
     (
         r"remove it from ALWAYS_ON_MODELS to allow unloading it",
         "always_on_models",
         "ALWAYS_ON_MODELS",
-        lambda: _tr("untick it under Always-on models in Settings to allow unloading it"),
+        lambda: QCoreApplication.translate(
+            "advice", "untick it under Always-on models in Settings to allow unloading it"
+        ),
     ),
     (
         r"Set MAX_HEAVY_MODELS to 1 or more\.",
         "max_heavy_models",
         "MAX_HEAVY_MODELS",
-        lambda: _tr("Set “Heavy models at once” to 1 or more in Settings."),
+        lambda: QCoreApplication.translate(
+            "advice", "Set “Heavy models at once” to 1 or more in Settings."
+        ),
     ),
     (
         r"raise SWAP_TIMEOUT_S / VRAM_LIMIT_GB / MAX_HEAVY_MODELS",
         "vram_limit_gb",
         "VRAM_LIMIT_GB",
-        lambda: _tr("raise the VRAM budget or “Heavy models at once” in Settings"),
+        lambda: QCoreApplication.translate(
+            "advice", "raise the VRAM budget or “Heavy models at once” in Settings"
+        ),
     ),
     (
         r"or pick one from GET /api/available_models",
         "",
         "",
-        lambda: _tr("or pick one on the Models page"),
+        lambda: QCoreApplication.translate("advice", "or pick one on the Models page"),
     ),
 ]
 
 #: bare variable names in a sentence, shown as the Settings label they correspond to
 NAMES: list[tuple[str, Callable[[], str]]] = [
-    (r"VRAM_LIMIT_GB=([\d.]+)", lambda: _tr("the {value} GB VRAM budget")),
-    (r"MAX_HEAVY_MODELS is (\d+)", lambda: _tr("“Heavy models at once” is {value}")),
+    (
+        r"VRAM_LIMIT_GB=([\d.]+)",
+        lambda: QCoreApplication.translate("advice", "the {value} GB VRAM budget"),
+    ),
+    (
+        r"MAX_HEAVY_MODELS is (\d+)",
+        lambda: QCoreApplication.translate("advice", "“Heavy models at once” is {value}"),
+    ),
 ]
 
 

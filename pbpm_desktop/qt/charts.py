@@ -28,10 +28,6 @@ BAR_BUCKET_S = {"hour": 3600, "day": 86400}
 MAX_LABEL_PX = 170
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("charts", text)
-
-
 def _colour(index: int, alpha: int = 255) -> QColor:
     colour = QColor(style.SERIES[index % len(style.SERIES)])
     colour.setAlpha(alpha)
@@ -69,7 +65,11 @@ class AgoAxis(pg.AxisItem):
         out = []
         for v in values:
             seconds = round(-v)
-            out.append(_tr("now") if seconds <= 0 else f"-{seconds // 60}:{seconds % 60:02d}")
+            out.append(
+                QCoreApplication.translate("charts", "now")
+                if seconds <= 0
+                else f"-{seconds // 60}:{seconds % 60:02d}"
+            )
         return out
 
 
@@ -118,28 +118,28 @@ class VramPlot(_QuietPlot):
         self._gpu_used: deque[float] = deque(maxlen=self.capacity)
         self._snapshot: dict[str, Any] = {}
         item = self.getPlotItem()
-        item.setLabel("left", _tr("VRAM (GB)"))
-        item.setLabel("bottom", _tr("time ago (min:s)"))
+        item.setLabel("left", QCoreApplication.translate("charts", "VRAM (GB)"))
+        item.setLabel("bottom", QCoreApplication.translate("charts", "time ago (min:s)"))
         self.legend = item.addLegend(offset=(8, 4), colCount=3, labelTextColor=style.TEXT)
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self.budget_line = pg.InfiniteLine(
             angle=0,
             movable=False,
             pen=pg.mkPen(style.BAD, width=1.5, style=Qt.PenStyle.DashLine),
-            label=_tr("budget {value:.1f} GB"),
+            label=QCoreApplication.translate("charts", "budget {value:.1f} GB"),
             labelOpts={"position": 0.98, "color": style.BAD, "anchors": [(1, 1), (1, 1)]},
         )
         self.gpu_line = pg.InfiniteLine(
             angle=0,
             movable=False,
             pen=pg.mkPen(style.MUTED, width=1.2, style=Qt.PenStyle.DotLine),
-            label=_tr("GPU total {value:.1f} GB"),
+            label=QCoreApplication.translate("charts", "GPU total {value:.1f} GB"),
             labelOpts={"position": 0.75, "color": style.MUTED, "anchors": [(1, 1), (1, 1)]},
         )
         self.gpu_curve = pg.PlotDataItem(
             pen=pg.mkPen(style.TEXT, width=1.2, style=Qt.PenStyle.DashLine),
             stepMode="left",
-            name=_tr("GPU used"),
+            name=QCoreApplication.translate("charts", "GPU used"),
         )
         for line in (self.budget_line, self.gpu_line):
             line.setZValue(10)
@@ -320,7 +320,7 @@ class RankingChart(_QuietPlot):
         ranked = sorted(items, key=lambda kv: kv[1], reverse=True)
         if len(ranked) > self.top + 1:
             rest = sum(v for _, v in ranked[self.top :])
-            ranked = [*ranked[: self.top], (_tr("others"), rest)]
+            ranked = [*ranked[: self.top], (QCoreApplication.translate("charts", "others"), rest)]
         self.items = ranked
         n = len(ranked)
         rows = max(n, 4)  # a lone bar stays bar-sized, top-aligned

@@ -18,10 +18,6 @@ from PySide6.QtCore import QCoreApplication
 from pbpm_desktop.qt.formatting import GIB, human_bytes
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("fit", text)
-
-
 def sizes(installed: Iterable[dict[str, Any]]) -> dict[str, int]:
     return {str(m["name"]): int(m.get("size") or 0) for m in installed if m.get("name")}
 
@@ -39,14 +35,17 @@ def never_fits(
     if model in always_on:
         return None  # reported by `always_on_refusal` instead
     if max_heavy is not None and max_heavy < 1:
-        return _tr("No on-demand model may be loaded: “Heavy models at once” is 0 in Settings.")
+        return QCoreApplication.translate(
+            "fit", "No on-demand model may be loaded: “Heavy models at once” is 0 in Settings."
+        )
     reserved = sum(size_of.get(n, 0) for n in always_on)
     size = size_of.get(model, 0)
     if not budget_bytes or size + reserved <= budget_bytes:
         return None
-    return _tr(
+    return QCoreApplication.translate(
+        "fit",
         "{model} needs {size}, but the {budget} VRAM budget leaves {free} next to the "
-        "always-on models ({reserved}). Raise the budget or untick always-on models in Settings."
+        "always-on models ({reserved}). Raise the budget or untick always-on models in Settings.",
     ).format(
         model=model,
         size=human_bytes(size),
@@ -75,9 +74,10 @@ def always_on_refusal(
     if total <= budget:
         return None
     listed = ", ".join(f"{n} ({human_bytes(size_of[n])})" for n in sorted(chosen))
-    return _tr(
+    return QCoreApplication.translate(
+        "fit",
         "The always-on models need {total} together ({models}), more than the {budget} VRAM "
-        "budget. Raise the budget to at least {total} or untick some of them."
+        "budget. Raise the budget to at least {total} or untick some of them.",
     ).format(total=human_bytes(total), models=listed, budget=human_bytes(budget))
 
 

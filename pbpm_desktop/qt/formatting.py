@@ -19,10 +19,6 @@ GIB = 1024**3
 NEVER_AFTER_YEAR = 2200
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("formatting", text)
-
-
 def parse_time(value: str | datetime | None) -> datetime | None:
     """An aware datetime from an ISO string (naive values are taken as UTC), or None."""
     if value is None or value == "":
@@ -126,22 +122,24 @@ def clock_time(value: str | datetime | None) -> str:
 def _span(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds < 60:
-        return _tr("{n} s").format(n=int(seconds))
+        return QCoreApplication.translate("formatting", "{n} s").format(n=int(seconds))
     if seconds < 3600:
-        return _tr("{n} min").format(n=int(seconds // 60))
+        return QCoreApplication.translate("formatting", "{n} min").format(n=int(seconds // 60))
     if seconds < 86400:
-        return _tr("{h} h {m} min").format(h=int(seconds // 3600), m=int(seconds % 3600 // 60))
-    return _tr("{n} d").format(n=int(seconds // 86400))
+        return QCoreApplication.translate("formatting", "{h} h {m} min").format(
+            h=int(seconds // 3600), m=int(seconds % 3600 // 60)
+        )
+    return QCoreApplication.translate("formatting", "{n} d").format(n=int(seconds // 86400))
 
 
 def ago(value: str | datetime | None, now: datetime | None = None) -> str:
     when = parse_time(value)
     if when is None:
-        return _tr("never")
+        return QCoreApplication.translate("formatting", "never")
     delta = ((now or datetime.now(UTC)) - when).total_seconds()
     if delta < 5:
-        return _tr("just now")
-    return _tr("{span} ago").format(span=_span(delta))
+        return QCoreApplication.translate("formatting", "just now")
+    return QCoreApplication.translate("formatting", "{span} ago").format(span=_span(delta))
 
 
 def expires_in(value: str | datetime | None, now: datetime | None = None) -> str:
@@ -150,11 +148,11 @@ def expires_in(value: str | datetime | None, now: datetime | None = None) -> str
     if when is None:
         return "—"
     if when.year >= NEVER_AFTER_YEAR:
-        return _tr("never")
+        return QCoreApplication.translate("formatting", "never")
     delta = (when - (now or datetime.now(UTC))).total_seconds()
     if delta <= 0:
-        return _tr("now")
-    return _tr("in {span}").format(span=_span(delta))
+        return QCoreApplication.translate("formatting", "now")
+    return QCoreApplication.translate("formatting", "in {span}").format(span=_span(delta))
 
 
 def duration_ms(value: float | None) -> str:

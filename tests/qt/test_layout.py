@@ -94,3 +94,27 @@ def test_dialogs_fit_at_their_minimum_size(qtbot, qloop):
         dialog.resize(dialog.minimumSizeHint())
         QApplication.processEvents()
         assert not layout_problems(dialog), (type(dialog).__name__, layout_problems(dialog))
+
+
+@pytest.fixture
+def portuguese(qapp):
+    from pbpm_desktop.qt import i18n
+
+    i18n.install(qapp, "pt_BR")
+    assert i18n.active()
+    yield
+    i18n.install(qapp, "")
+
+
+@pytest.mark.parametrize("size", [MIN, DEFAULT], ids=["min", "default"])
+def test_every_page_fits_in_portuguese(qtbot, qloop, portuguese, size: tuple[int, int]):
+    """Portuguese labels run longer than English ones: the same checks, translated."""
+    window = build_window(qtbot, 1000, size)
+    assert window.pages[-1].title == "Configurações"
+    for page in window.pages:
+        window.show_page(type(page))
+        qtbot.waitUntil(lambda p=page: not getattr(p, "_loading", False), timeout=3000)
+        for _ in range(5):
+            QApplication.processEvents()
+        problems = layout_problems(page)
+        assert not problems, f"{type(page).__name__} at {size} in pt-BR: {problems}"

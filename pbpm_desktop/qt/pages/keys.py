@@ -12,7 +12,7 @@ from pbpm_desktop.qt import style
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.dialogs import KeyCreatedDialog, KeyDialog, confirm, run_dialog
 from pbpm_desktop.qt.errors import describe
-from pbpm_desktop.qt.formatting import ago, grouped, local_date, local_time
+from pbpm_desktop.qt.formatting import ago, grouped, human_count, local_date, local_time
 from pbpm_desktop.qt.pages.base import Page
 from pbpm_desktop.qt.widgets import cell, make_table
 
@@ -123,7 +123,7 @@ class KeysPage(Page):
                 (grouped(key.get("requests", 0)), True, ""),
                 (grouped(key.get("tokens_used", 0)), True, ""),
                 (status, False, ""),
-                (self._policy_text(key), False, self._policy_text(key)),
+                (self._policy_text(key, short=True), False, self._policy_text(key)),
             ]
             for column, (text, right, tip) in enumerate(values):
                 item = cell(text, align_right=right, tooltip=tip)
@@ -135,19 +135,25 @@ class KeysPage(Page):
         self.empty.setVisible(not rows)
         self._update_buttons()
 
-    def _policy_text(self, key: dict[str, Any]) -> str:
+    def _policy_text(self, key: dict[str, Any], *, short: bool = False) -> str:
+        """The key's limits: short for the table cell, complete for its tooltip."""
         parts = []
-        if key.get("models"):
-            parts.append(self.tr("models: {m}").format(m=", ".join(key["models"])))
+        models = key.get("models") or []
+        if models:
+            if short and len(models) > 1:
+                parts.append(self.tr("{n} models").format(n=len(models)))
+            else:
+                parts.append(self.tr("models: {m}").format(m=", ".join(models)))
         if key.get("rpm"):
             parts.append(self.tr("{n} requests/min").format(n=grouped(key["rpm"])))
         if key.get("tokens_per_day"):
-            parts.append(self.tr("{n} tokens/day").format(n=grouped(key["tokens_per_day"])))
+            value = human_count(key["tokens_per_day"]) if short else grouped(key["tokens_per_day"])
+            parts.append(self.tr("{n} tokens/day").format(n=value))
         if key.get("max_streams"):
             parts.append(self.tr("{n} at once").format(n=grouped(key["max_streams"])))
         if key.get("expires_at"):
-            parts.append(self.tr("expires {t}").format(t=local_date(key["expires_at"])))
-        return "; ".join(parts) or self.tr("no limits")
+            parts.append(self.tr("until {t}").format(t=local_date(key["expires_at"])))
+        return " · ".join(parts) or self.tr("no limits")
 
     def selected_key(self) -> dict[str, Any] | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []

@@ -84,8 +84,16 @@ class SettingsPage(Page):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.host.setMinimumContentsLength(14)
-        self.host.addItem(self.tr("0.0.0.0 — all interfaces (LAN)"), "0.0.0.0")
-        self.host.addItem(self.tr("127.0.0.1 — this machine only"), "127.0.0.1")
+        self.host.addItem(self.tr("0.0.0.0 (LAN)"), "0.0.0.0")
+        self.host.addItem(self.tr("127.0.0.1 (this machine)"), "127.0.0.1")
+        self.host.setItemData(
+            0,
+            self.tr("All interfaces: clients on the LAN can connect"),
+            Qt.ItemDataRole.ToolTipRole,
+        )
+        self.host.setItemData(
+            1, self.tr("Only programs on this machine can connect"), Qt.ItemDataRole.ToolTipRole
+        )
         self.port = QSpinBox(minimum=0, maximum=65535, specialValueText=self.tr("any free port"))
         self.always_on = QListWidget()
         self.always_on.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -109,12 +117,12 @@ class SettingsPage(Page):
         )
         self.language.setMinimumContentsLength(12)
         for value, name in LANGUAGES:
-            label = name or self.tr("System default ({name})").format(
-                name=ui_locale().nativeLanguageName() or "English"
-            )
-            self.language.addItem(label, value)
+            self.language.addItem(name or self.tr("System default"), value)
         self.language_hint = self._hint(
-            self.tr("The language applies the next time PBPM Desktop starts.")
+            self.tr(
+                "System default is {name} here. The language applies the next time PBPM "
+                "Desktop starts."
+            ).format(name=ui_locale().nativeLanguageName() or "English")
         )
         self.fit_warning = QLabel("", objectName="FitWarning")
         self.fit_warning.setWordWrap(True)

@@ -36,7 +36,10 @@ SaveAsFn = Callable[[QWidget, str], Path | None]
 
 def ask_save_path(parent: QWidget, suggested: str) -> Path | None:
     path, _ = QFileDialog.getSaveFileName(
-        parent, parent.tr("Export usage"), suggested, parent.tr("CSV files (*.csv)")
+        parent,
+        QCoreApplication.translate("UsagePage", "Export usage"),
+        suggested,
+        QCoreApplication.translate("UsagePage", "CSV files (*.csv)"),
     )
     return Path(path) if path else None
 
@@ -88,9 +91,10 @@ class UsagePage(Page):
         summary = QHBoxLayout()
         self.summary = QLabel("", objectName="PageSubtitle")
         self.summary.setWordWrap(True)
+        prompt, completion = self.tr("prompt"), self.tr("completion")  # lupdate skips f-strings
         legend = QLabel(
-            f"<span style='color:{style.PROMPT_COLOR}'>■</span> {self.tr('prompt')} &nbsp; "
-            f"<span style='color:{style.COMPLETION_COLOR}'>■</span> {self.tr('completion')}"
+            f"<span style='color:{style.PROMPT_COLOR}'>■</span> {prompt} &nbsp; "
+            f"<span style='color:{style.COMPLETION_COLOR}'>■</span> {completion}"
         )
         summary.addWidget(self.summary, 1)
         summary.addWidget(legend)

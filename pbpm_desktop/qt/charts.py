@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QWidget
 
 from pbpm_desktop.qt import style
-from pbpm_desktop.qt.formatting import GIB, human_count, parse_time
+from pbpm_desktop.qt.formatting import GIB, human_bytes, human_count, parse_time
 
 BAR_BUCKET_S = {"hour": 3600, "day": 86400}
 #: the widest a ranking label may get (the rest of the chart is for the bars)
@@ -126,14 +126,14 @@ class VramPlot(_QuietPlot):
             angle=0,
             movable=False,
             pen=pg.mkPen(style.BAD, width=1.5, style=Qt.PenStyle.DashLine),
-            label=QCoreApplication.translate("charts", "budget {value:.1f} GB"),
+            label=QCoreApplication.translate("charts", "budget"),
             labelOpts={"position": 0.98, "color": style.BAD, "anchors": [(1, 1), (1, 1)]},
         )
         self.gpu_line = pg.InfiniteLine(
             angle=0,
             movable=False,
             pen=pg.mkPen(style.MUTED, width=1.2, style=Qt.PenStyle.DotLine),
-            label=QCoreApplication.translate("charts", "GPU total {value:.1f} GB"),
+            label=QCoreApplication.translate("charts", "GPU total"),
             labelOpts={"position": 0.75, "color": style.MUTED, "anchors": [(1, 1), (1, 1)]},
         )
         self.gpu_curve = pg.PlotDataItem(
@@ -159,6 +159,12 @@ class VramPlot(_QuietPlot):
         budget = self._snapshot.get("budget_limit_bytes") or self._snapshot.get("budget_bytes")
         if budget:
             self.budget_line.setValue(budget / GIB)
+            # the size in the label is formatted like every other size (locale decimals)
+            self.budget_line.label.setFormat(
+                QCoreApplication.translate("charts", "budget {size}").format(
+                    size=human_bytes(budget)
+                )
+            )
 
     def tick(self) -> None:
         self.sample()
@@ -244,6 +250,11 @@ class VramPlot(_QuietPlot):
         self.gpu_line.setVisible(gpu_total > 0)
         if gpu_total:
             self.gpu_line.setValue(gpu_total)
+            self.gpu_line.label.setFormat(
+                QCoreApplication.translate("charts", "GPU total {size}").format(
+                    size=human_bytes(gpu_total * GIB)
+                )
+            )
             if not self._gpu_curve_added:
                 self.getPlotItem().addItem(self.gpu_curve)
                 self._gpu_curve_added = True

@@ -1328,16 +1328,24 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
         <translation>tempo atrás (min:s)</translation>
     </message>
     <message>
-        <source>budget {value:.1f} GB</source>
-        <translation>orçamento {value:.1f} GB</translation>
+        <source>budget</source>
+        <translation>orçamento</translation>
     </message>
     <message>
-        <source>GPU total {value:.1f} GB</source>
-        <translation>GPU total {value:.1f} GB</translation>
+        <source>GPU total</source>
+        <translation>GPU total</translation>
     </message>
     <message>
         <source>GPU used</source>
         <translation>GPU em uso</translation>
+    </message>
+    <message>
+        <source>budget {size}</source>
+        <translation>orçamento {size}</translation>
+    </message>
+    <message>
+        <source>GPU total {size}</source>
+        <translation>GPU total {size}</translation>
     </message>
     <message>
         <source>others</source>

@@ -59,7 +59,12 @@ def layout_problems(page: QWidget) -> list[str]:
     if need.width() > page.width() or need.height() > page.height():
         problems.append(f"the page needs {need.toTuple()}, it has {page.size().toTuple()}")
     for widget in page.findChildren(QWidget):
-        if not widget.isVisibleTo(page) or widget.isWindow() or _inside_item_view(widget, page):
+        if not widget.isVisibleTo(page) or widget.isWindow():
+            continue
+        if _inside_item_view(widget, page):
+            # cell widgets scroll with their view: only their own width is checked
+            if isinstance(widget, SQUEEZABLE) and widget.width() < widget.minimumSizeHint().width():
+                problems.append(f"{_name(widget)} in a table is squeezed to {widget.width()} px")
             continue
         frame = _frame(widget, page)
         rect = QRect(widget.mapTo(frame, QPoint(0, 0)), widget.size())

@@ -55,8 +55,14 @@ class ActionCell(QWidget):
         self.busy.setMaximumHeight(18)
         self.busy.setTextVisible(False)
         self.busy_label = QLabel("", objectName="Muted")
+        # wide enough for the longest of their texts (in any language), so the cell keeps
+        # its width when Preload turns into Reload
+        wide = max(
+            self.preload.fontMetrics().horizontalAdvance(text)
+            for text in (self.tr("Preload"), self.tr("Reload"), self.tr("Unload"))
+        )
         for button in (self.preload, self.unload):
-            button.setFixedWidth(84)
+            button.setMinimumWidth(wide + 28)
         self.busy.setFixedWidth(80)
         for widget in (self.preload, self.unload, self.busy_label, self.busy):
             layout.addWidget(widget)

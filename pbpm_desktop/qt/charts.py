@@ -312,7 +312,7 @@ class TokenSeriesChart(_QuietPlot):
 class RankingChart(_QuietPlot):
     """Horizontal bars, largest on top: tokens by key or by model (top N, then 'others')."""
 
-    def __init__(self, parent: QWidget | None = None, *, top: int = 8) -> None:
+    def __init__(self, parent: QWidget | None = None, *, top: int = 5) -> None:
         super().__init__(parent, bottom=CountAxis("bottom"))
         self.top = top
         self.getPlotItem().showGrid(x=False, y=False)
@@ -357,7 +357,12 @@ class RankingChart(_QuietPlot):
         for i, label in enumerate(self._labels):
             if i < n:
                 label.setText(human_count(values[i]))
-                label.setPos(values[i] + top * 0.01, ys[i])
+                # long bars carry their number inside (white), short ones just after the end,
+                # so the number never runs off a narrow chart
+                inside = values[i] >= top * 0.6
+                label.setAnchor((1.0, 0.5) if inside else (0.0, 0.5))
+                label.setColor("#ffffff" if inside else style.TEXT)
+                label.setPos(values[i] + top * (-0.01 if inside else 0.01), ys[i])
                 label.show()
             else:
                 label.hide()

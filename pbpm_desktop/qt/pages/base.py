@@ -17,6 +17,20 @@ from pbpm_desktop.qt.state import SERVING
 from pbpm_desktop.qt.widgets import PageHeader
 
 
+class PageBody(QWidget):
+    """The scrolled content of a `scrollable` page.
+
+    QScrollArea sizes a height-for-width widget (any page with a word-wrapped label) to its
+    *preferred* height for the width, so the page scrolled even when everything fitted at
+    its minimum. Answering with the layout's *minimum* height for the width instead makes
+    the page fill the window when it fits and scroll only when it does not.
+    """
+
+    def heightForWidth(self, width: int) -> int:
+        layout = self.layout()
+        return layout.minimumHeightForWidth(width) if layout is not None else -1
+
+
 class Page(QWidget):
     #: resources/<icon_name>.svg in the sidebar
     icon_name = ""
@@ -39,7 +53,7 @@ class Page(QWidget):
             self.scroll.setWidgetResizable(True)
             self.scroll.setFrameShape(QFrame.Shape.NoFrame)
             self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            body = QWidget(objectName="PageBody")
+            body = PageBody(objectName="PageBody")
             self.scroll.setWidget(body)
             outer.addWidget(self.scroll)
             self.layout_ = QVBoxLayout(body)

@@ -115,6 +115,11 @@ class UsagePage(Page):
         self.series_chart = TokenSeriesChart()
         self.key_chart = RankingChart()
         self.model_chart = RankingChart()
+        # small enough that the default window (1180×780) shows the whole page unscrolled;
+        # below that the page scrolls rather than squashing the axes
+        self.series_chart.setMinimumHeight(150)
+        for chart in (self.key_chart, self.model_chart):
+            chart.setMinimumHeight(130)
         grid.addWidget(self._boxed(self.tr("Tokens over time"), self.series_chart), 0, 0, 1, 2)
         grid.addWidget(self._boxed(self.tr("By key"), self.key_chart), 1, 0)
         grid.addWidget(self._boxed(self.tr("By model"), self.model_chart), 1, 1)
@@ -136,7 +141,7 @@ class UsagePage(Page):
             elastic=(0, 2),
             priority=(0, 2, 6, 3, 1, 7, 5, 4),
         )
-        self.table.setMinimumHeight(180)
+        self.table.setMinimumHeight(130)
         self.layout_.addWidget(self.table, 2)
         self.report: dict[str, Any] = {}
         self._loading = False

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 #: the narrowest an elastic column may get before a column is hidden instead
@@ -30,6 +31,9 @@ SLACK_PX = 4
 
 class ColumnFitter(QObject):
     """Keeps `view`'s columns inside its viewport (see the module docstring)."""
+
+    #: something changed that may change the widths (model signals are forwarded here)
+    changed = Signal()
 
     def __init__(
         self,
@@ -56,24 +60,24 @@ class ColumnFitter(QObject):
         self._timer.timeout.connect(self.fit)
         view.viewport().installEventFilter(self)
         model = view.model()
+        # signal-to-signal and signal-to-C++-slot connections only: Qt drops them itself when
+        # the view is torn down (model signals fire while a table is destroyed, and a Python
+        # slot on the half-destroyed fitter crashed the test run)
         for signal in (
             model.modelReset,
             model.rowsInserted,
             model.rowsRemoved,
             model.dataChanged,
             model.layoutChanged,
+            # fixed columns fit the rows in view: scrolling can bring wider ones in
+            view.verticalScrollBar().valueChanged,
         ):
-            signal.connect(self.schedule)
-        # fixed columns fit the rows in view: scrolling can bring wider ones in
-        view.verticalScrollBar().valueChanged.connect(self.schedule)
+            signal.connect(self.changed)
+        self.changed.connect(self._timer.start)
         self.schedule()
 
     def schedule(self) -> None:
-        """Refit soon (coalesces bursts of row inserts into one measurement).
-
-        It takes no arguments on purpose: PySide then passes none, and a slot with `*args`
-        on `dataChanged` crashed PySide 6.12 (a refcount error converting the roles list)
-        after a few thousand `setItem` calls."""
+        """Refit soon (coalesces bursts of row inserts into one measurement)."""
         self._timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -106,6 +110,8 @@ class ColumnFitter(QObject):
 
     def fit(self) -> None:
         view = self.view
+        if not shiboken6.isValid(view):
+            return
         header = view.horizontalHeader()
         count = view.model().columnCount()
         columns = [c for c in self.priority if c < count]

@@ -14,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PBPM_NO_KEYRING", "1")
 
 import asyncio
+import gc
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 import qasync
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from pbpm_desktop.config import Settings
@@ -36,6 +38,23 @@ from pbpm_desktop.simulator import OllamaSimulator, default_models
 
 GIB = 1024**3
 ALWAYS_ON = ("llama3.2:3b",)
+
+
+@pytest.fixture(autouse=True)
+def _qt_objects_die_in_the_qt_thread(qapp: QApplication) -> Iterator[None]:
+    """Delete each test's widgets here, on the Qt thread, before the next test starts.
+
+    pytest-qt closes registered widgets with `deleteLater()`, which needs an event loop to
+    run; until then only their Python wrappers keep them, and the cyclic garbage collector
+    may free those from whichever thread allocates next — often a gateway LoopThread. A
+    QObject destroyed there cannot stop its timers ("Timers cannot be stopped from another
+    thread"), and the next timer event crashed the run. Flushing deferred deletes and
+    collecting here keeps every destruction on the Qt thread.
+    """
+    yield
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture

@@ -111,3 +111,4 @@ def test_filling_big_tables_cannot_free_none(qapp):
                 table.setItem(row, column, cell("x"))
     gc.collect()
     assert sys.getrefcount(None) > RESERVE // 2
+    assert sys.getrefcount(True) > RESERVE // 2 and sys.getrefcount(False) > RESERVE // 2

@@ -10,6 +10,8 @@ plot shows a swap, then renders each page with `QWidget.grab()`.
 
 Pages are shot at the window's default size, then the Requests and Models pages again at the
 minimum size (900×600), where clipping shows first; also the key dialogs and the tray menu.
+The README shows two of the Portuguese shots (overview-pt_BR, models-900x600-pt_BR); the rest
+are for looking at, not committed.
 """
 
 from __future__ import annotations

@@ -127,7 +127,8 @@ class VramPlot(_QuietPlot):
             movable=False,
             pen=pg.mkPen(style.BAD, width=1.5, style=Qt.PenStyle.DashLine),
             label=QCoreApplication.translate("charts", "budget"),
-            labelOpts={"position": 0.98, "color": style.BAD, "anchors": [(1, 1), (1, 1)]},
+            # below the line: the legend owns the band above it (the y range leaves room)
+            labelOpts={"position": 0.98, "color": style.BAD, "anchors": [(1, 0), (1, 0)]},
         )
         self.gpu_line = pg.InfiniteLine(
             angle=0,

@@ -139,7 +139,7 @@ class KeyCreatedDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Key created"))
         self.setObjectName("KeyCreatedDialog")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(620)
         self.api_key = api_key
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
@@ -170,7 +170,8 @@ class KeyCreatedDialog(QDialog):
             self.example = QPlainTextEdit(self.command, objectName="Command")
             self.example.setReadOnly(True)
             self.example.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-            lines = self.command.count("\n") + 2
+            # three lines, the two long ones wrapping once at the minimum width, plus air
+            lines = self.command.count("\n") + 4
             self.example.setFixedHeight(self.example.fontMetrics().lineSpacing() * lines + 16)
             layout.addWidget(self.example)
             self.copy_command = QPushButton(self.tr("Copy command"))

@@ -71,6 +71,8 @@ QLabel#Notice {{ background: #fff6e0; border: 1px solid #f0d48a; border-radius: 
 QLabel#FitWarning {{ border-radius: 6px; padding: 6px 8px; color: {TEXT}; font-weight: normal; }}
 QLabel#FitWarning[level="warning"] {{ background: #fff6e0; border: 1px solid #f0d48a; }}
 QLabel#FitWarning[level="error"] {{ background: #fdeceb; border: 1px solid #f1b8b3; }}
+QPlainTextEdit#Command {{ font-family: "DejaVu Sans Mono", monospace; font-size: 9pt;
+    background: #f7f9fc; border: 1px solid {BORDER}; border-radius: 4px; }}
 QLineEdit#DetailValue {{ background: transparent; color: {TEXT}; }}
 QLabel#Pill {{ border-radius: 10px; padding: 2px 10px; color: white; font-weight: 600; }}
 QTableView, QTableWidget {{ background: {CARD}; border: 1px solid {BORDER}; border-radius: 6px;

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -68,6 +70,9 @@ def test_issue_and_revoke_a_key_through_the_ui(qtbot, ctx, gateway: Gateway):
     expires = datetime.fromisoformat(keys[0]["expires_at"])
     assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=31)
     assert "llama3.2:3b" in shown.command and shown.command.count("\\\n") == 2
+    if shutil.which("curl"):  # the example really runs, pasted as shown (the URL is loopback)
+        out = subprocess.run(["bash", "-c", shown.command], capture_output=True, timeout=30)
+        assert json.loads(out.stdout)["message"]["content"], out.stderr
     assert http(f"{gateway.url}/api/tags", secret) == 200
     assert page.table.rowCount() == 1 and page.table.item(0, 3).text() == "alice@lab.local"
     # revoke it: select, click, confirm
@@ -343,6 +348,15 @@ def test_settings_failure_keeps_the_gateway_running(qtbot, ctx, gateway: Gateway
     assert not ctx.config_file.exists()  # nothing persisted on failure
 
 
+def loaded_settings_page(qtbot, ctx) -> SettingsPage:
+    page = SettingsPage(ctx, pinned={})
+    qtbot.addWidget(page)
+    page.show()
+    page.activate()
+    qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
+    return page
+
+
 def _tick(page: SettingsPage, model: str) -> None:
     for i in range(page.always_on.count()):
         item = page.always_on.item(i)
@@ -351,11 +365,7 @@ def _tick(page: SettingsPage, model: str) -> None:
 
 
 def test_settings_refuse_always_on_models_that_cannot_fit(qtbot, ctx, gateway: Gateway):
-    page = SettingsPage(ctx, pinned={})
-    qtbot.addWidget(page)
-    page.show()
-    page.activate()
-    qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
+    page = loaded_settings_page(qtbot, ctx)
     # already now: the 70b model cannot fit a 24 GB budget even as an on-demand model
     assert page.fit_warning.property("level") == "warning"
     assert "llama3.3:70b needs 39.6 GB" in page.fit_warning.text()
@@ -378,11 +388,7 @@ def test_settings_refuse_always_on_models_that_cannot_fit(qtbot, ctx, gateway: G
 
 
 def test_settings_warn_about_models_a_smaller_budget_shuts_out(qtbot, ctx, gateway: Gateway):
-    page = SettingsPage(ctx, pinned={})
-    qtbot.addWidget(page)
-    page.show()
-    page.activate()
-    qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
+    page = loaded_settings_page(qtbot, ctx)
     page.vram_limit.setValue(10.0)
     assert page.fit_warning.isVisible() and page.fit_warning.property("level") == "warning"
     assert "qwen2.5-coder:32b needs" in page.fit_warning.text()  # derived, shown by the field

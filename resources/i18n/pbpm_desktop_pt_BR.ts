@@ -287,6 +287,18 @@
         <translation>Carregando as chaves</translation>
     </message>
     <message>
+        <source>active</source>
+        <translation>ativa</translation>
+    </message>
+    <message>
+        <source>revoked</source>
+        <translation>revogada</translation>
+    </message>
+    <message>
+        <source>expired</source>
+        <translation>expirada</translation>
+    </message>
+    <message>
         <source>{n} models</source>
         <translation>{n} modelos</translation>
     </message>

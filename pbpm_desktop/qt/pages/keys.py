@@ -122,7 +122,7 @@ class KeysPage(Page):
                 (ago(key.get("last_used")), False, local_time(key.get("last_used"), seconds=True)),
                 (grouped(key.get("requests", 0)), True, ""),
                 (grouped(key.get("tokens_used", 0)), True, ""),
-                (status, False, ""),
+                (self._status_text(status), False, ""),
                 (self._policy_text(key, short=True), False, self._policy_text(key)),
             ]
             for column, (text, right, tip) in enumerate(values):
@@ -134,6 +134,12 @@ class KeysPage(Page):
                 self.table.selectRow(row)
         self.empty.setVisible(not rows)
         self._update_buttons()
+
+    def _status_text(self, status: str) -> str:
+        """The API's status word, in the UI language."""
+        labels = {"active": self.tr("active"), "revoked": self.tr("revoked")}
+        labels["expired"] = self.tr("expired")
+        return labels.get(status, status)
 
     def _policy_text(self, key: dict[str, Any], *, short: bool = False) -> str:
         """The key's limits: short for the table cell, complete for its tooltip."""

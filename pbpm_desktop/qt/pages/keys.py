@@ -191,16 +191,23 @@ class KeysPage(Page):
     def issue(self) -> None:
         self.spawn(self._issue(), self.tr("Issuing a key"))
 
-    async def _issue(self) -> None:
-        dialog = KeyDialog(self.ctx.state.installed(), None, self)
-        self.issue_dialog = dialog
+    async def _ask(self, key: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Open the issue (key None) or edit dialog; its values, or None when cancelled."""
+        dialog = KeyDialog(self.ctx.state.installed(), key, self)
+        attr = "issue_dialog" if key is None else "edit_dialog"
+        setattr(self, attr, dialog)  # tests and screenshots reach the open dialog here
         try:
             if await run_dialog(dialog) != QDialog.DialogCode.Accepted:
-                return
-            values = dialog.values()
+                return None
+            return dialog.values()
         finally:
-            self.issue_dialog = None
+            setattr(self, attr, None)
             dialog.deleteLater()
+
+    async def _issue(self) -> None:
+        values = await self._ask(None)
+        if values is None:
+            return
         name, email = values.pop("name"), values.pop("email")
         values = {k: v for k, v in values.items() if v not in (None, "")}
         self.issue_button.setEnabled(False)
@@ -246,15 +253,9 @@ class KeysPage(Page):
             self.spawn(self._edit(key), self.tr("Editing a key"))
 
     async def _edit(self, key: dict[str, Any]) -> None:
-        dialog = KeyDialog(self.ctx.state.installed(), key, self)
-        self.edit_dialog = dialog
-        try:
-            if await run_dialog(dialog) != QDialog.DialogCode.Accepted:
-                return
-            changes = dialog.values()
-        finally:
-            self.edit_dialog = None
-            dialog.deleteLater()
+        changes = await self._ask(key)
+        if changes is None:
+            return
         if not changes:
             self.ctx.notifier.info(self.tr("Nothing changed."))
             return

@@ -242,6 +242,7 @@ async def _keys_command(settings: Settings, args: argparse.Namespace) -> None:
                     [
                         ("id", "ID"),
                         ("prefix", "PREFIX"),
+                        ("name", "NAME"),
                         ("owner", "OWNER"),
                         ("status", "STATUS"),
                         ("created_at", "CREATED"),
@@ -271,6 +272,10 @@ async def _usage_command(settings: Settings, args: argparse.Namespace) -> None:
             except ValueError:
                 sys.exit(f"error: --since must be an ISO 8601 date/time, got {args.since!r}")
         rows = await service.usage_totals("key_model", **filters)
+        names = {k["id"]: k["name"] for k in await service.list_keys()}
+        for row in rows:
+            row["name"] = names.get(row.get("key_id"), "")
+            row["model"] = row.get("model") or "(no model)"
         if args.json:
             print(json.dumps(rows, indent=2))
         elif not rows:
@@ -280,6 +285,7 @@ async def _usage_command(settings: Settings, args: argparse.Namespace) -> None:
                 rows,
                 [
                     ("key_prefix", "KEY"),
+                    ("name", "NAME"),
                     ("owner", "OWNER"),
                     ("model", "MODEL"),
                     ("requests", "REQUESTS"),
@@ -288,6 +294,10 @@ async def _usage_command(settings: Settings, args: argparse.Namespace) -> None:
                     ("total_tokens", "TOTAL"),
                     ("last_used", "LAST USED"),
                 ],
+            )
+            print(
+                "REQUESTS counts every call, refused and failed ones (401, 429, 502…) and calls "
+                "without a model (e.g. /api/tags) included; tokens come from completed generations."
             )
     finally:
         await service.stop()

@@ -64,6 +64,7 @@ TOML_KEYS = (
     *tuple(name for name in ENV_NAMES.values() if name != "master_api_key"),
     "start_minimized",
     "start_at_login",
+    "language",
 )
 
 
@@ -124,6 +125,8 @@ class Settings:
     memory_settle_s: float = 1.5
     start_minimized: bool = False
     start_at_login: bool = False
+    #: the desktop app's language: "" follows the system locale (LANG), else e.g. "pt_BR"
+    language: str = ""
 
     @property
     def database_url(self) -> str:

@@ -141,6 +141,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 POLICY_FIELDS = ("models", "expires_at", "rpm", "tokens_per_day", "max_streams", "cloud")
+#: what PATCH /admin/keys/{id} may change: the policy, and who the key is for
+EDITABLE_FIELDS = ("name", "email", *POLICY_FIELDS)
 
 
 def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
@@ -350,8 +352,17 @@ class KeyService:
         self._forget(key_id)
         return KeyInfo.from_row(row)
 
-    async def update(self, key_id: int, **policy: Any) -> KeyInfo:
+    async def update(
+        self, key_id: int, *, name: str | None = None, email: str | None = None, **policy: Any
+    ) -> KeyInfo:
+        """Change a key's policy fields and, when given, its name and email."""
         fields = parse_policy(policy)
+        if name is not None:
+            if not str(name).strip():
+                raise KeyServiceError(400, "a key needs a 'name' (who or what will use it)")
+            fields["name"] = str(name).strip()
+        if email is not None:
+            fields["email"] = str(email).strip()
         with self.db.bound():
             row = await ApiKey.get_or_none(id=key_id)
             if row is None:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from pbpm_desktop.config import Settings
 from pbpm_desktop.core import events as ev
-from pbpm_desktop.core.api.admin import keys_with_usage
+from pbpm_desktop.core.api.admin import check_models, keys_with_usage
 from pbpm_desktop.core.api.app import create_app
 from pbpm_desktop.core.api.context import GatewayContext
 from pbpm_desktop.core.api.server import (
@@ -260,6 +260,7 @@ class GatewayService:
         return self.context
 
     async def create_key(self, name: str, email: str = "", **policy: Any) -> dict[str, Any]:
+        await self._check_models(policy)
         info, secret = await self._keys().create(name, email, **policy)
         self.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "created"})
         return {"api_key": secret, **info.to_dict()}
@@ -268,6 +269,17 @@ class GatewayService:
         info = await self._keys().revoke(key_id)
         self.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "revoked"})
         return info.to_dict()
+
+    async def update_key(self, key_id: int, **changes: Any) -> dict[str, Any]:
+        """What PATCH /admin/keys/{id} does: new policy fields, name or email for a key."""
+        await self._check_models(changes)
+        info = await self._keys().update(key_id, **changes)
+        self.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "updated"})
+        return info.to_dict()
+
+    async def _check_models(self, policy: dict[str, Any]) -> None:
+        if self.context is not None:
+            await check_models(self.context.vram, policy)
 
     async def list_keys(self) -> list[dict[str, Any]]:
         await self._flush_audit()

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QLocale, QTranslator
+from PySide6.QtCore import QLocale
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from pbpm_desktop.assets import resource
 from pbpm_desktop.config import Settings
+from pbpm_desktop.qt import i18n
 from pbpm_desktop.qt.binding_check import binding_problem
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.errors import describe
@@ -38,8 +38,10 @@ log = logging.getLogger(__name__)
 QUIT_AFTER_START_ENV = "PBPM_QUIT_AFTER_START"
 
 
-def make_app(argv: Sequence[str] | None = None) -> QApplication:
-    """The QApplication with our name, icon, style and translation (reused if one exists)."""
+def make_app(argv: Sequence[str] | None = None, language: str = "") -> QApplication:
+    """The QApplication with our name, icon, style and translation (reused if one exists).
+
+    `language`: Settings.language ("" follows the system locale, see qt/i18n.py)."""
     app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv[:1]))
     assert isinstance(app, QApplication)
     app.setApplicationName("PBPM Desktop")
@@ -48,17 +50,13 @@ def make_app(argv: Sequence[str] | None = None) -> QApplication:
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # closing the window keeps the tray app running
     apply_style(app)
-    install_translator(app)
+    install_translator(app, language)
     return app
 
 
-def install_translator(app: QApplication, locale: QLocale | None = None) -> QTranslator | None:
-    """Load resources/i18n/pbpm_desktop_<locale>.qm when present (e.g. pt_BR)."""
-    translator = QTranslator(app)
-    if translator.load(locale or QLocale(), "pbpm_desktop", "_", str(resource("i18n"))):
-        app.installTranslator(translator)
-        return translator
-    return None
+def install_translator(app: QApplication, language: str = "") -> QLocale:
+    """Load resources/i18n/pbpm_desktop_<locale>.qm (e.g. pt_BR) and set the UI locale."""
+    return i18n.install(app, language)
 
 
 def launch_gui(settings: Settings, demo: bool = False) -> int:
@@ -66,7 +64,7 @@ def launch_gui(settings: Settings, demo: bool = False) -> int:
     if problem:  # it would abort within minutes, taking every client's stream with it
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    app = make_app()
+    app = make_app(language=settings.language)
     collector = GuiThreadCollector(app)  # Qt objects in cycles are freed on this thread only
     app.aboutToQuit.connect(collector.stop)
     instance = SingleInstance(_own_data_dir(settings, demo))

@@ -21,13 +21,11 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QWidget
 
 from pbpm_desktop.qt import style
-from pbpm_desktop.qt.formatting import GIB, human_count, parse_time
+from pbpm_desktop.qt.formatting import GIB, human_bytes, human_count, parse_time
 
 BAR_BUCKET_S = {"hour": 3600, "day": 86400}
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("charts", text)
+#: the widest a ranking label may get (the rest of the chart is for the bars)
+MAX_LABEL_PX = 170
 
 
 def _colour(index: int, alpha: int = 255) -> QColor:
@@ -45,6 +43,14 @@ def _tint(index: int, strength: float = 0.55) -> QColor:
     return QColor(*mix)
 
 
+def short_label(text: str, limit: int = 28) -> str:
+    """Long model or key names elided in the middle ('hf.co/bartow…:Q4_K_M') for legends."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return text[: keep - keep // 3] + "…" + text[-(keep // 3) :]
+
+
 class CountAxis(pg.AxisItem):
     """Token counts as 1.2k / 3.4M."""
 
@@ -59,7 +65,11 @@ class AgoAxis(pg.AxisItem):
         out = []
         for v in values:
             seconds = round(-v)
-            out.append(_tr("now") if seconds <= 0 else f"-{seconds // 60}:{seconds % 60:02d}")
+            out.append(
+                QCoreApplication.translate("charts", "now")
+                if seconds <= 0
+                else f"-{seconds // 60}:{seconds % 60:02d}"
+            )
         return out
 
 
@@ -108,27 +118,29 @@ class VramPlot(_QuietPlot):
         self._gpu_used: deque[float] = deque(maxlen=self.capacity)
         self._snapshot: dict[str, Any] = {}
         item = self.getPlotItem()
-        item.setLabel("left", _tr("VRAM (GB)"))
+        item.setLabel("left", QCoreApplication.translate("charts", "VRAM (GB)"))
+        item.setLabel("bottom", QCoreApplication.translate("charts", "time ago (min:s)"))
         self.legend = item.addLegend(offset=(8, 4), colCount=3, labelTextColor=style.TEXT)
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self.budget_line = pg.InfiniteLine(
             angle=0,
             movable=False,
             pen=pg.mkPen(style.BAD, width=1.5, style=Qt.PenStyle.DashLine),
-            label=_tr("budget {value:.1f} GB"),
-            labelOpts={"position": 0.98, "color": style.BAD, "anchors": [(1, 1), (1, 1)]},
+            label=QCoreApplication.translate("charts", "budget"),
+            # below the line: the legend owns the band above it (the y range leaves room)
+            labelOpts={"position": 0.98, "color": style.BAD, "anchors": [(1, 0), (1, 0)]},
         )
         self.gpu_line = pg.InfiniteLine(
             angle=0,
             movable=False,
             pen=pg.mkPen(style.MUTED, width=1.2, style=Qt.PenStyle.DotLine),
-            label=_tr("GPU total {value:.1f} GB"),
+            label=QCoreApplication.translate("charts", "GPU total"),
             labelOpts={"position": 0.75, "color": style.MUTED, "anchors": [(1, 1), (1, 1)]},
         )
         self.gpu_curve = pg.PlotDataItem(
             pen=pg.mkPen(style.TEXT, width=1.2, style=Qt.PenStyle.DashLine),
             stepMode="left",
-            name=_tr("GPU used"),
+            name=QCoreApplication.translate("charts", "GPU used"),
         )
         for line in (self.budget_line, self.gpu_line):
             line.setZValue(10)
@@ -148,6 +160,12 @@ class VramPlot(_QuietPlot):
         budget = self._snapshot.get("budget_limit_bytes") or self._snapshot.get("budget_bytes")
         if budget:
             self.budget_line.setValue(budget / GIB)
+            # the size in the label is formatted like every other size (locale decimals)
+            self.budget_line.label.setFormat(
+                QCoreApplication.translate("charts", "budget {size}").format(
+                    size=human_bytes(budget)
+                )
+            )
 
     def tick(self) -> None:
         self.sample()
@@ -184,7 +202,7 @@ class VramPlot(_QuietPlot):
             fillLevel=0,
             brush=pg.mkBrush(_tint(index)),
             stepMode="left",
-            name=name,
+            name=short_label(name),
         )
         self._curves[name] = curve
         self.getPlotItem().addItem(curve)
@@ -233,6 +251,11 @@ class VramPlot(_QuietPlot):
         self.gpu_line.setVisible(gpu_total > 0)
         if gpu_total:
             self.gpu_line.setValue(gpu_total)
+            self.gpu_line.label.setFormat(
+                QCoreApplication.translate("charts", "GPU total {size}").format(
+                    size=human_bytes(gpu_total * GIB)
+                )
+            )
             if not self._gpu_curve_added:
                 self.getPlotItem().addItem(self.gpu_curve)
                 self._gpu_curve_added = True
@@ -290,7 +313,7 @@ class TokenSeriesChart(_QuietPlot):
 class RankingChart(_QuietPlot):
     """Horizontal bars, largest on top: tokens by key or by model (top N, then 'others')."""
 
-    def __init__(self, parent: QWidget | None = None, *, top: int = 8) -> None:
+    def __init__(self, parent: QWidget | None = None, *, top: int = 5) -> None:
         super().__init__(parent, bottom=CountAxis("bottom"))
         self.top = top
         self.getPlotItem().showGrid(x=False, y=False)
@@ -303,12 +326,13 @@ class RankingChart(_QuietPlot):
             self._labels.append(label)
             self.getPlotItem().addItem(label, ignoreBounds=True)
         self.items: list[tuple[str, float]] = []
+        self.labels: list[str] = []
 
     def set_items(self, items: Sequence[tuple[str, float]]) -> None:
         ranked = sorted(items, key=lambda kv: kv[1], reverse=True)
         if len(ranked) > self.top + 1:
             rest = sum(v for _, v in ranked[self.top :])
-            ranked = [*ranked[: self.top], (_tr("others"), rest)]
+            ranked = [*ranked[: self.top], (QCoreApplication.translate("charts", "others"), rest)]
         self.items = ranked
         n = len(ranked)
         rows = max(n, 4)  # a lone bar stays bar-sized, top-aligned
@@ -319,15 +343,27 @@ class RankingChart(_QuietPlot):
         if n:
             self.bars.setOpts(x0=np.zeros(n), y=ys, height=0.62, width=values, brushes=brushes)
         axis = self.getPlotItem().getAxis("left")
-        axis.setTicks([[(float(y), label) for y, (label, _) in zip(ys, ranked, strict=True)], []])
         metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
-        widest = max((metrics.horizontalAdvance(label) for label, _ in ranked), default=40)
-        axis.setWidth(min(widest + 14, 220))
+        # every bar keeps its label: long names are elided to fit the axis, never dropped
+        labels = [
+            metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, MAX_LABEL_PX)
+            for label, _ in ranked
+        ]
+        axis.setTicks([[(float(y), label) for y, label in zip(ys, labels, strict=True)], []])
+        axis.setStyle(hideOverlappingLabels=False)
+        widest = max((metrics.horizontalAdvance(label) for label in labels), default=40)
+        axis.setWidth(min(widest + 14, MAX_LABEL_PX + 14))
+        self.labels = labels
         top = float(values.max(initial=0.0))
         for i, label in enumerate(self._labels):
             if i < n:
                 label.setText(human_count(values[i]))
-                label.setPos(values[i] + top * 0.01, ys[i])
+                # long bars carry their number inside (white), short ones just after the end,
+                # so the number never runs off a narrow chart
+                inside = values[i] >= top * 0.6
+                label.setAnchor((1.0, 0.5) if inside else (0.0, 0.5))
+                label.setColor("#ffffff" if inside else style.TEXT)
+                label.setPos(values[i] + top * (-0.01 if inside else 0.01), ys[i])
                 label.show()
             else:
                 label.hide()

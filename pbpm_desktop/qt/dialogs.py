@@ -8,7 +8,7 @@ running normally while it is open.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+import json
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -16,17 +16,17 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from pbpm_desktop.qt.key_form import KeyPolicyForm
 from pbpm_desktop.qt.tasks import qt_loop
 
 
@@ -60,55 +60,43 @@ async def confirm(parent: QWidget | None, title: str, text: str, action: str) ->
     return chosen
 
 
-class IssueKeyDialog(QDialog):
-    """Name and email (required name), plus optional limits the gateway enforces."""
+class KeyDialog(QDialog):
+    """Issue a key (`key` None) or edit one: the shared form, an intro and OK/Cancel."""
 
-    def __init__(self, installed_models: list[str] | None = None, parent: QWidget | None = None):
+    def __init__(
+        self,
+        installed: list[dict[str, Any]],
+        key: dict[str, Any] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(self.tr("Issue a client key"))
-        self.setObjectName("IssueKeyDialog")
-        self.setMinimumWidth(440)
+        self.editing = key is not None
+        self.setMinimumWidth(480)
         layout = QVBoxLayout(self)
-        intro = QLabel(
-            self.tr(
+        if self.editing:
+            self.setWindowTitle(self.tr("Edit key"))
+            self.setObjectName("EditKeyDialog")
+            intro_text = self.tr(
+                "Key {prefix}… of {owner}. Changes apply to its next request; the key itself "
+                "(the secret) stays the same."
+            ).format(prefix=key.get("prefix", ""), owner=key.get("owner", ""))
+        else:
+            self.setWindowTitle(self.tr("Issue a client key"))
+            self.setObjectName("IssueKeyDialog")
+            intro_text = self.tr(
                 "A client key lets one person or program use the models on this workstation. "
                 "The key is shown once, right after it is created."
             )
-        )
+        intro = QLabel(intro_text)
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        form = QFormLayout()
-        self.name = QLineEdit(placeholderText=self.tr("e.g. alice-laptop"))
-        self.email = QLineEdit(placeholderText=self.tr("optional, shown as the owner"))
-        self.models = QLineEdit(placeholderText=self.tr("all models"))
-        if installed_models:
-            self.models.setToolTip(
-                self.tr("Comma-separated. Installed: {models}").format(
-                    models=", ".join(installed_models)
-                )
-            )
-        self.rpm = QSpinBox(maximum=100_000, specialValueText=self.tr("unlimited"))
-        self.tokens_per_day = QSpinBox(
-            maximum=2_000_000_000, singleStep=10_000, specialValueText=self.tr("unlimited")
-        )
-        self.tokens_per_day.setGroupSeparatorShown(True)
-        self.max_streams = QSpinBox(maximum=1000, specialValueText=self.tr("unlimited"))
-        self.expires_days = QSpinBox(
-            maximum=3650, suffix=self.tr(" days"), specialValueText=self.tr("never")
-        )
-        form.addRow(self.tr("Name"), self.name)
-        form.addRow(self.tr("Email"), self.email)
-        form.addRow(self.tr("Allowed models"), self.models)
-        form.addRow(self.tr("Requests per minute"), self.rpm)
-        form.addRow(self.tr("Tokens per day"), self.tokens_per_day)
-        form.addRow(self.tr("Concurrent requests"), self.max_streams)
-        form.addRow(self.tr("Expires after"), self.expires_days)
-        layout.addLayout(form)
+        self.form = KeyPolicyForm(installed, key, self)
+        layout.addWidget(self.form)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(self.tr("Issue key"))
+        self.ok.setText(self.tr("Save changes") if self.editing else self.tr("Issue key"))
         self.ok.setObjectName("Primary")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -116,37 +104,42 @@ class IssueKeyDialog(QDialog):
         self.name.textChanged.connect(self._validate)
         self._validate()
 
+    @property
+    def name(self) -> QLineEdit:
+        return self.form.name
+
+    @property
+    def email(self) -> QLineEdit:
+        return self.form.email
+
     def _validate(self) -> None:
         self.ok.setEnabled(bool(self.name.text().strip()))
 
     def values(self) -> dict[str, Any]:
-        """Arguments for `service.create_key(name, email, **policy)`."""
-        out: dict[str, Any] = {"name": self.name.text().strip(), "email": self.email.text().strip()}
-        models = [m.strip() for m in self.models.text().split(",") if m.strip()]
-        if models:
-            out["models"] = ",".join(models)
-        if self.rpm.value():
-            out["rpm"] = self.rpm.value()
-        if self.tokens_per_day.value():
-            out["tokens_per_day"] = self.tokens_per_day.value()
-        if self.max_streams.value():
-            out["max_streams"] = self.max_streams.value()
-        if self.expires_days.value():
-            expires = datetime.now(UTC) + timedelta(days=self.expires_days.value())
-            out["expires_at"] = expires.isoformat(timespec="seconds")
-        return out
+        """Issuing: every field for `create_key`; editing: only the changed ones."""
+        return self.form.changes() if self.editing else self.form.values()
+
+
+#: the issuing dialog keeps its old name (tests and screenshots use it)
+IssueKeyDialog = KeyDialog
 
 
 class KeyCreatedDialog(QDialog):
-    """Shows a new client key exactly once, with a Copy button and a usage example."""
+    """Shows a new client key exactly once, with Copy buttons and a runnable example."""
 
     def __init__(
-        self, api_key: str, owner: str, endpoint: str | None, parent: QWidget | None = None
+        self,
+        api_key: str,
+        owner: str,
+        endpoint: str | None,
+        parent: QWidget | None = None,
+        *,
+        model: str = "llama3.2:3b",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Key created"))
         self.setObjectName("KeyCreatedDialog")
-        self.setMinimumWidth(640)
+        self.setMinimumWidth(620)
         self.api_key = api_key
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
@@ -169,17 +162,23 @@ class KeyCreatedDialog(QDialog):
         row.addWidget(self.key_field, 1)
         row.addWidget(self.copy_button)
         layout.addLayout(row)
+        self.command = curl_example(endpoint, api_key, model) if endpoint else ""
+        self.example: QPlainTextEdit | None = None
         if endpoint:
-            snippet = (
-                f"curl {endpoint}/api/chat \\\n"
-                f"  -H 'Authorization: Bearer {api_key}' \\\n"
-                '  -d \'{"model": "llama3.2:3b", "messages": [...]}\''
+            layout.addWidget(QLabel(self.tr("Try it from a terminal:")))
+            # a text box, not a label: it wraps instead of clipping, and selects as plain text
+            self.example = QPlainTextEdit(self.command, objectName="Command")
+            self.example.setReadOnly(True)
+            self.example.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+            # three lines, the two long ones wrapping once at the minimum width, plus air
+            lines = self.command.count("\n") + 4
+            self.example.setFixedHeight(self.example.fontMetrics().lineSpacing() * lines + 16)
+            layout.addWidget(self.example)
+            self.copy_command = QPushButton(self.tr("Copy command"))
+            self.copy_command.clicked.connect(
+                lambda: QGuiApplication.clipboard().setText(self.command)
             )
-            example = QLabel(self.tr("Use it like this:") + f"<pre>{snippet}</pre>")
-            example.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            example.setObjectName("Muted")
-            example.setTextFormat(Qt.TextFormat.RichText)
-            layout.addWidget(example)
+            layout.addWidget(self.copy_command, 0, Qt.AlignmentFlag.AlignLeft)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
@@ -189,3 +188,11 @@ class KeyCreatedDialog(QDialog):
         QGuiApplication.clipboard().setText(self.api_key)
         self.copy_button.setText(self.tr("Copied ✓"))
         QTimer.singleShot(2000, self.copy_button, lambda: self.copy_button.setText(self.tr("Copy")))
+
+
+def curl_example(endpoint: str, api_key: str, model: str) -> str:
+    """A complete command a shell runs as is (non-streaming, so the answer is one JSON)."""
+    body = json.dumps(
+        {"model": model, "messages": [{"role": "user", "content": "Hello!"}], "stream": False}
+    )
+    return f"curl {endpoint}/api/chat \\\n  -H 'Authorization: Bearer {api_key}' \\\n  -d '{body}'"

@@ -13,28 +13,32 @@ import logging
 
 from PySide6.QtCore import QCoreApplication
 
+from pbpm_desktop.qt.advice import for_gui
+
 log = logging.getLogger(__name__)
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("errors", text)
-
-
 def describe(exc: BaseException) -> str:
-    """One human sentence for `exc` (never a traceback)."""
+    """One human sentence for `exc` (never a traceback), with GUI advice (see qt/advice)."""
+    return for_gui(_sentence(exc))
+
+
+def _sentence(exc: BaseException) -> str:
     message = getattr(exc, "message", None)
     if isinstance(message, str) and message:
         return message
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | concurrent.futures.TimeoutError):
-        return _tr("The operation timed out. Is Ollama busy or unreachable?")
+        return QCoreApplication.translate(
+            "errors", "The operation timed out. Is Ollama busy or unreachable?"
+        )
     if isinstance(exc, OSError):
         text = str(exc.args[1]) if len(exc.args) > 1 else (exc.strerror or str(exc))
-        return text or _tr("A system error occurred.")
+        return text or QCoreApplication.translate("errors", "A system error occurred.")
     text = str(exc).strip()
     if isinstance(exc, RuntimeError | ValueError | KeyError) and text:
         return text.strip("'\"")
     if text:
         return f"{type(exc).__name__}: {text}"
-    return _tr("Unexpected error ({name}); see the log for details.").format(
-        name=type(exc).__name__
-    )
+    return QCoreApplication.translate(
+        "errors", "Unexpected error ({name}); see the log for details."
+    ).format(name=type(exc).__name__)

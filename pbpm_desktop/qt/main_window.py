@@ -88,13 +88,13 @@ class MainWindow(QMainWindow):
 
         content = QVBoxLayout()
         content.setContentsMargins(16, 10, 16, 0)
-        self.banner = MessageBanner()
-        content.addWidget(self.banner)
         content.setSpacing(0)
         self.stack = QStackedWidget()
         for page in pages:
             self.stack.addWidget(page)
         content.addWidget(self.stack, 1)
+        self.banner = MessageBanner()
+        self.banner.attach(self.stack)  # floats over the page: showing it moves nothing
         root.addLayout(content, 1)
         self.setCentralWidget(central)
 

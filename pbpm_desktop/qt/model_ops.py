@@ -19,10 +19,6 @@ from pbpm_desktop.qt.formatting import duration_ms
 PRELOAD, UNLOAD = "preload", "unload"
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("model_ops", text)
-
-
 def start_model_op(ctx: UiContext, op: str, model: str) -> asyncio.Task[bool] | None:
     """Start a preload/unload from a click: progress shows at once, the work runs async.
 
@@ -53,9 +49,9 @@ async def _run(ctx: UiContext, op: str, model: str) -> bool:
                 result = await ctx.bridge.call(service.unload, model)
         except Exception as exc:
             failure = (
-                _tr("Could not load {model}: {error}")
+                QCoreApplication.translate("model_ops", "Could not load {model}: {error}")
                 if op == PRELOAD
-                else _tr("Could not unload {model}: {error}")
+                else QCoreApplication.translate("model_ops", "Could not unload {model}: {error}")
             )
             await refresh_vram(ctx)
             ctx.state.set_pending(model, None)
@@ -70,13 +66,17 @@ async def _run(ctx: UiContext, op: str, model: str) -> bool:
 
 def _success_text(op: str, model: str, result: dict[str, Any]) -> str:
     if op != PRELOAD:
-        return _tr("{model} is unloaded.").format(model=result.get("model", model))
-    text = _tr("{model} is loaded ({time}).").format(
+        return QCoreApplication.translate("model_ops", "{model} is unloaded.").format(
+            model=result.get("model", model)
+        )
+    text = QCoreApplication.translate("model_ops", "{model} is loaded ({time}).").format(
         model=result.get("model", model), time=duration_ms(result.get("load_ms"))
     )
     unloaded = result.get("unloaded") or []
     if unloaded:
-        text += " " + _tr("Unloaded to make room: {names}.").format(names=", ".join(unloaded))
+        text += " " + QCoreApplication.translate(
+            "model_ops", "Unloaded to make room: {names}."
+        ).format(names=", ".join(unloaded))
     return text
 
 

@@ -41,6 +41,7 @@ QListWidget#Nav {{ background: transparent; border: none; outline: 0; font-size:
 QListWidget#Nav::item {{ padding: 8px 10px; margin: 2px 6px; border-radius: 6px; color: {TEXT}; }}
 QListWidget#Nav::item:selected {{ background: {ACCENT}; color: white; }}
 QListWidget#Nav::item:hover:!selected {{ background: #dbe3ee; }}
+QScrollArea#PageScroll, QWidget#PageBody {{ background: transparent; }}
 QLabel#PageTitle {{ font-size: 15pt; font-weight: 600; color: {TEXT}; }}
 QLabel#PageSubtitle, QLabel#Muted {{ color: {MUTED}; }}
 QLabel#Brand {{ font-size: 12pt; font-weight: 600; color: {TEXT}; }}
@@ -62,6 +63,17 @@ QFrame#Banner[level="success"] {{ background: #e6f5ec; border: 1px solid #a9dcbc
     border-radius: 6px; }}
 QFrame#Banner[level="error"] {{ background: #fdeceb; border: 1px solid #f1b8b3;
     border-radius: 6px; }}
+QToolButton#BannerClose {{ min-width: 24px; min-height: 24px; padding: 0 4px;
+    font-size: 11pt; color: {TEXT}; border: none; border-radius: 4px; }}
+QToolButton#BannerClose:hover {{ background: rgba(0, 0, 0, 0.08); }}
+QLabel#Notice {{ background: #fff6e0; border: 1px solid #f0d48a; border-radius: 6px;
+    padding: 8px 10px; color: {TEXT}; }}
+QLabel#FitWarning {{ border-radius: 6px; padding: 6px 8px; color: {TEXT}; font-weight: normal; }}
+QLabel#FitWarning[level="warning"] {{ background: #fff6e0; border: 1px solid #f0d48a; }}
+QLabel#FitWarning[level="error"] {{ background: #fdeceb; border: 1px solid #f1b8b3; }}
+QPlainTextEdit#Command {{ font-family: "DejaVu Sans Mono", monospace; font-size: 9pt;
+    background: #f7f9fc; border: 1px solid {BORDER}; border-radius: 4px; }}
+QLineEdit#DetailValue {{ background: transparent; color: {TEXT}; }}
 QLabel#Pill {{ border-radius: 10px; padding: 2px 10px; color: white; font-weight: 600; }}
 QTableView, QTableWidget {{ background: {CARD}; border: 1px solid {BORDER}; border-radius: 6px;
     gridline-color: #edf0f4; selection-background-color: #cfe0fa; selection-color: {TEXT}; }}

@@ -38,35 +38,33 @@ class TrayActions(Protocol):
     def request_quit(self) -> None: ...
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("tray", text)
-
-
 def status_text(state: AppState) -> str:
     if state.gateway == SERVING:
         if state.paused:
-            return _tr("Sharing paused")
+            return QCoreApplication.translate("tray", "Sharing paused")
         if state.ollama_up is False:
-            return _tr("Serving — Ollama unreachable")
-        return _tr("Serving at {url}").format(url=state.lan_url or state.url or "?")
+            return QCoreApplication.translate("tray", "Serving — Ollama unreachable")
+        return QCoreApplication.translate("tray", "Serving at {url}").format(
+            url=state.lan_url or state.url or "?"
+        )
     if state.gateway == STARTING:
-        return _tr("Starting…")
+        return QCoreApplication.translate("tray", "Starting…")
     if state.gateway == STOPPING:
-        return _tr("Stopping…")
-    return _tr("Gateway stopped")
+        return QCoreApplication.translate("tray", "Stopping…")
+    return QCoreApplication.translate("tray", "Gateway stopped")
 
 
 def tooltip_text(state: AppState) -> str:
     """Tray tooltip: state, URL and resident models."""
-    lines = [_tr("PBPM Desktop"), status_text(state)]
+    lines = [QCoreApplication.translate("tray", "PBPM Desktop"), status_text(state)]
     if state.gateway == SERVING:
         if state.url and state.lan_url:
-            lines.append(_tr("Local: {url}").format(url=state.url))
+            lines.append(QCoreApplication.translate("tray", "Local: {url}").format(url=state.url))
         names = state.resident_names()
         lines.append(
-            _tr("Loaded: {names}").format(names=", ".join(names))
+            QCoreApplication.translate("tray", "Loaded: {names}").format(names=", ".join(names))
             if names
-            else _tr("No model loaded")
+            else QCoreApplication.translate("tray", "No model loaded")
         )
     return "\n".join(lines)
 

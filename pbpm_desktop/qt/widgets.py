@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from pbpm_desktop.qt import style
+from pbpm_desktop.qt.columns import ColumnFitter
 from pbpm_desktop.qt.notify import ERROR, INFO, SUCCESS
 
 
@@ -88,29 +91,61 @@ class StatusPill(QLabel):
 
 
 class MessageBanner(QFrame):
-    """An inline, dismissible message at the top of the window (errors stay until closed)."""
+    """A dismissible message floating over the top of the page (errors stay until closed).
+
+    It is an overlay, not a layout item: showing it must not push the page down under the
+    pointer (a click aimed at a button would land on whatever moved there). `attach(host)`
+    makes it a child of `host`, keeps it across the top of `host` when `host` resizes, and
+    raises it above the page.
+    """
 
     closed = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, info_timeout_ms: int = 6000) -> None:
         super().__init__(parent, objectName="Banner")
         self.info_timeout_ms = info_timeout_ms
+        self.host: QWidget | None = None
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
+        layout.setContentsMargins(12, 6, 6, 6)
+        layout.setSpacing(8)
         self.label = QLabel("")
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QPushButton("✕")
-        close.setFlat(True)
-        close.setFixedWidth(28)
-        close.setToolTip(self.tr("Dismiss"))
-        close.clicked.connect(self.dismiss)
+        self.close_button = QToolButton(objectName="BannerClose")
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip(self.tr("Dismiss"))
+        self.close_button.setAccessibleName(self.tr("Dismiss"))
+        self.close_button.clicked.connect(self.dismiss)
         layout.addWidget(self.label, 1)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.dismiss)
         self.level = INFO
         self.hide()
+
+    def attach(self, host: QWidget) -> None:
+        """Float over the top edge of `host` (the page stack)."""
+        self.host = host
+        self.setParent(host)
+        host.installEventFilter(self)
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.host and event.type() == QEvent.Type.Resize:
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        if self.host is None:
+            return
+        margin = 8
+        width = max(self.host.width() - 2 * margin, 100)
+        layout = self.layout()
+        height = layout.heightForWidth(width) if layout.hasHeightForWidth() else -1
+        height = max(height, self.sizeHint().height())
+        self.setGeometry(margin, 4, width, height)
+        self.raise_()
 
     def show_message(self, level: str, text: str) -> None:
         self.level = level
@@ -119,6 +154,7 @@ class MessageBanner(QFrame):
         self.style().polish(self)
         self.label.setText(text)
         self.show()
+        self._place()
         if level in (INFO, SUCCESS):
             self._timer.start(self.info_timeout_ms)
         else:
@@ -138,8 +174,14 @@ class MessageBanner(QFrame):
         return self.isVisible() and self.level == ERROR
 
 
-def make_table(headers: list[str], parent: QWidget | None = None) -> QTableWidget:
-    """A read-only, row-selecting table with the app's defaults."""
+def make_table(
+    headers: list[str],
+    parent: QWidget | None = None,
+    *,
+    elastic: Sequence[int] = (),
+    priority: Sequence[int] | None = None,
+) -> QTableWidget:
+    """A read-only, row-selecting table whose columns always fit (see `ColumnFitter`)."""
     table = QTableWidget(0, len(headers), parent)
     table.setHorizontalHeaderLabels(headers)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -147,6 +189,7 @@ def make_table(headers: list[str], parent: QWidget | None = None) -> QTableWidge
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.setAlternatingRowColors(True)
     table.setShowGrid(False)
+    table.setWordWrap(False)  # one line per row, long names elided (full text in the tooltip)
     table.verticalHeader().setVisible(False)
     table.verticalHeader().setDefaultSectionSize(30)
     header = table.horizontalHeader()
@@ -154,6 +197,7 @@ def make_table(headers: list[str], parent: QWidget | None = None) -> QTableWidge
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setStretchLastSection(True)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    table.fitter = ColumnFitter(table, elastic=elastic, priority=priority)  # type: ignore[attr-defined]
     return table
 
 

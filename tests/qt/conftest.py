@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import qasync
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from pbpm_desktop.config import Settings
@@ -38,6 +39,31 @@ from pbpm_desktop.simulator import OllamaSimulator, default_models
 
 GIB = 1024**3
 ALWAYS_ON = ("llama3.2:3b",)
+
+
+@pytest.fixture(autouse=True)
+def _qt_objects_die_in_the_qt_thread(qapp: QApplication) -> Iterator[None]:
+    """Every Qt object a test leaves behind is destroyed here, on the Qt thread.
+
+    pytest-qt closes registered widgets with `deleteLater()`, which needs an event loop to
+    run; until then only their Python wrappers keep them, and the cyclic garbage collector
+    may free those from whichever thread allocates next — often a gateway LoopThread. A
+    QObject destroyed there cannot stop its timers ("Timers cannot be stopped from another
+    thread"), and the next timer event crashed the run. So during the test the app's own
+    guard runs (qt/gc_guard.py: no automatic collection, collections on the Qt thread), and
+    afterwards deferred deletes are flushed and a last collection runs here.
+    """
+    collector = GuiThreadCollector(qapp) if gc.isenabled() else None
+    try:
+        yield
+    finally:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        if collector is not None:
+            collector.stop()  # collects, then gives collection back to Python
+            collector.deleteLater()
+        else:
+            gc.collect()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture
@@ -158,18 +184,3 @@ def ctx(qloop: qasync.QEventLoop, gateway: Gateway, tmp_path: Path) -> Iterator[
     yield context
     bridge.detach()
     context.tasks.cancel_all()
-
-
-@pytest.fixture(autouse=True)
-def gui_thread_gc(qapp: QApplication) -> Iterator[None]:
-    """As in the app (qt/gc_guard.py): Qt objects in cycles are freed on the GUI thread only,
-    never by a gateway loop thread that happens to allocate when a collection is due."""
-    if not gc.isenabled():  # a test that manages collection itself
-        yield
-        return
-    collector = GuiThreadCollector(qapp)
-    try:
-        yield
-    finally:
-        collector.stop()
-        collector.deleteLater()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -68,6 +69,9 @@ class FakeService:
         self.keys: list[dict[str, Any]] = []
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.fail: dict[str, Exception] = {}
+        self.records: list[dict[str, Any]] = []
+        self.totals: dict[str, list[dict[str, Any]]] = {}
+        self.series: list[dict[str, Any]] = []
         self.snapshot = snapshot()
 
     def _check(self, name: str, *args: Any) -> None:
@@ -91,7 +95,86 @@ class FakeService:
 
     async def usage_records(self, limit: int = 100, **_: Any) -> list[dict[str, Any]]:
         self._check("usage_records", limit)
-        return []
+        return list(self.records[:limit])
+
+    async def usage_totals(self, group_by: str, **_: Any) -> list[dict[str, Any]]:
+        self._check("usage_totals", group_by)
+        return list(self.totals.get(group_by, []))
+
+    async def usage_series(self, since: Any, bucket: str = "hour", **_: Any) -> list[dict]:
+        self._check("usage_series", bucket)
+        return list(self.series)
+
+    async def update_key(self, key_id: int, **changes: Any) -> dict[str, Any]:
+        self._check("update_key", key_id, changes)
+        key = next(k for k in self.keys if k["id"] == key_id)
+        key.update(changes)
+        return dict(key)
+
+    def populate(self, rows: int, *, long_names: bool = True) -> None:
+        """`rows` keys, requests and usage rows, with long names when asked (layout tests)."""
+        now = datetime.now(UTC)
+        long = "-with-a-really-long-descriptive-name-for-the-lab" if long_names else ""
+        model = f"hf.co/bartowski/Qwen2.5-Coder-32B-Instruct-GGUF{long}:Q4_K_M"
+        self.keys = [
+            {
+                "id": i + 1,
+                "prefix": f"pbpm-{i:04x}ab",
+                "name": f"notebook-{i}{long}",
+                "email": f"person{i}{long}@lab.example.org",
+                "owner": f"person{i}@lab.example.org",
+                "status": ("active", "revoked", "expired")[i % 3],
+                "created_at": (now - timedelta(days=i)).isoformat(),
+                "last_used": (now - timedelta(minutes=i)).isoformat(),
+                "requests": 1000 * i,
+                "tokens_used": 1_234_567 * i,
+                "models": ["llama3.2:3b", model] if i % 2 else [],
+                "rpm": 60 if i % 2 else None,
+                "tokens_per_day": 1_000_000 if i % 2 else None,
+                "max_streams": 2 if i % 2 else None,
+                "expires_at": (now + timedelta(days=30)).isoformat() if i % 2 else None,
+            }
+            for i in range(rows)
+        ]
+        self.records = [
+            {
+                "id": i,
+                "created_at": (now - timedelta(days=i % 3, seconds=i)).isoformat(),
+                "key_prefix": f"pbpm-{i % 7:04x}ab",
+                "key_id": i % 7,
+                "owner": f"person{i % 7}{long}@lab.example.org",
+                "model": model,
+                "route": "/v1/chat/completions",
+                "prompt_tokens": 123_456,
+                "completion_tokens": 654_321,
+                "duration_ms": 123_456.0,
+                "ttft_ms": 12_345.0,
+                "status": ("ok", "client_closed", "upstream_error")[i % 3],
+                "client": f"192.168.100.{i % 250}",
+            }
+            for i in range(rows)
+        ]
+        total = {
+            "key_id": 1,
+            "key_prefix": "pbpm-0001ab",
+            "owner": f"person1{long}@lab.example.org",
+            "model": model,
+            "requests": 1_234_567,
+            "prompt_tokens": 98_765_432,
+            "completion_tokens": 12_345_678,
+            "total_tokens": 111_111_110,
+            "failed": 12,
+            "last_used": now.isoformat(),
+        }
+        self.totals = {g: [dict(total) for _ in range(rows)] for g in ("key", "model", "key_model")}
+        self.series = [
+            {
+                "start": (now - timedelta(hours=h)).isoformat(),
+                "prompt_tokens": 1000 * h,
+                "completion_tokens": 500 * h,
+            }
+            for h in range(min(rows, 168))
+        ]
 
     async def preload(self, model: str) -> dict[str, Any]:
         self._check("preload", model)

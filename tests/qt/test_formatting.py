@@ -38,5 +38,25 @@ def test_clock_time_is_short_for_the_requests_table() -> None:
     now = datetime.now(UTC)
     assert len(clock_time(now)) == 8  # HH:MM:SS today
     older = clock_time(now - timedelta(days=3))
-    assert len(older) == 14 and older[2] == "-"  # MM-DD HH:MM:SS
+    day, clock = older.split(" ")
+    assert len(clock) == 8 and "/" in day and len(day) <= 5  # M/d HH:MM:SS, no year
     assert clock_time(None) == "—"
+
+
+def test_numbers_and_dates_follow_the_ui_locale() -> None:
+    from PySide6.QtCore import QLocale
+
+    when = datetime(2026, 11, 26, 21, 4, 35).astimezone()
+    before = QLocale()
+    try:
+        QLocale.setDefault(QLocale(QLocale.Language.Portuguese, QLocale.Country.Brazil))
+        assert f.grouped(1234567) == "1.234.567"
+        assert f.human_bytes(4.4 * 1024**3) == "4,4 GB"
+        assert f.duration_ms(1500) == "1,5 s" and f.human_count(12_345) == "12,3k"
+        assert f.local_date(when) == "26/11/2026"
+        assert f.local_time(when, seconds=True) == "26/11/2026 21:04:35"
+        assert f.day_month_format() == "dd/MM"
+        QLocale.setDefault(QLocale.c())
+        assert f.grouped(1234567) == "1,234,567"  # C falls back to English separators
+    finally:
+        QLocale.setDefault(before)

@@ -127,3 +127,33 @@ def test_usage_export_uses_the_chosen_path(qtbot, qloop, tmp_path: Path):
     page.save_as = lambda _p, _s: None  # cancelled: nothing happens
     page.export_csv()
     assert len(ctx.notifier.history) == 1
+
+
+def test_models_page_explains_an_empty_table(qtbot, qloop):
+    from .fakes import snapshot
+
+    ctx = fake_ctx()
+    page = ModelsPage(ctx)
+    qtbot.addWidget(page)
+    page.show()
+    assert page.notice.isHidden()  # models listed: nothing to explain
+    ctx.state.set_ollama({"up": False, "version": None, "url": "http://sim:11434"})
+    ctx.state.set_vram(snapshot({}, installed=[], ollama_up=False))
+    assert page.table.rowCount() == 0 and page.notice.isVisible()
+    assert "Ollama does not answer at http://sim:11434" in page.notice.text()
+    assert "ollama serve" in page.notice.text()
+    ctx.state.set_ollama({"up": True, "version": "0.12.6", "url": "http://sim:11434"})
+    ctx.state.set_vram(snapshot({}, installed=[], ollama_up=True))
+    assert "no models installed" in page.notice.text()
+    ctx.state.set_gateway("stopped", [])
+    assert "gateway is stopped" in page.notice.text()
+
+
+def test_vram_plot_axes_have_units(qtbot):
+    from pbpm_desktop.qt.charts import VramPlot
+
+    plot = VramPlot(autostart=False)
+    qtbot.addWidget(plot)
+    item = plot.getPlotItem()
+    assert item.getAxis("left").labelText == "VRAM (GB)"
+    assert item.getAxis("bottom").labelText == "time ago (min:s)"

@@ -129,8 +129,32 @@ async def test_csv_export_neutralises_formulas_from_client_model_names(
     with path.open(newline="", encoding="utf-8") as fh:
         [row] = list(csv.DictReader(fh))
     assert (row["owner"], row["model"], row["requests"]) == ("'\tx", "'\r=1", "-1")
-    # a leading tab or CR (the gateway strips them from model names; other cells may carry them)
-    write_usage_csv(path, [{"owner": "\tx", "model": "\r=1", "requests": -1}])
-    with path.open(newline="", encoding="utf-8") as fh:
-        [row] = list(csv.DictReader(fh))
-    assert (row["owner"], row["model"], row["requests"]) == ("'\tx", "'\r=1", "-1")
+
+
+def test_gui_errors_give_gui_advice_not_cli_flags():
+    from pbpm_desktop.qt.advice import for_gui, settings_hint
+
+    port = (
+        "cannot listen on 0.0.0.0:8000 (address in use); is another gateway running? "
+        "Choose another port with PBPM_PORT or --port"
+    )
+    assert for_gui(port, {}).endswith("Choose another port in Settings.")
+    assert "--port" not in for_gui(port, {})
+    locked = for_gui(port, {"port": "PBPM_PORT"})
+    assert "PBPM_PORT is set in the environment" in locked and "in Settings." not in locked
+    ollama = (
+        "Ollama is unreachable at http://x (refused). Start Ollama (`ollama serve`) "
+        "or set OLLAMA_URL to where it runs."
+    )
+    assert for_gui(ollama, {}).endswith("or correct the Ollama URL in Settings.")
+    assert "OLLAMA_URL is set in the environment" in for_gui(ollama, {"ollama_url": "OLLAMA_URL"})
+    big = (
+        "model 'x' needs 40.0 GB but VRAM_LIMIT_GB=24 leaves only 22.0 GB next to the always-on "
+        "models (a: 2.0 GB). Raise VRAM_LIMIT_GB, remove models from ALWAYS_ON_MODELS, or use a "
+        "smaller model."
+    )
+    assert "VRAM_LIMIT_GB" not in for_gui(big, {}) and "the 24 GB VRAM budget" in for_gui(big, {})
+    assert settings_hint("ollama_url", "fix it here", {}) == "fix it here"
+    assert "OLLAMA_URL" in settings_hint("ollama_url", "fix it here", {"ollama_url": "OLLAMA_URL"})
+    # describe() applies it to every error shown in the GUI
+    assert "--port" not in describe(OSError(98, port))

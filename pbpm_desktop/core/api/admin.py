@@ -11,9 +11,17 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.api.context import context_of
 from pbpm_desktop.core.api.errors import ApiError
 from pbpm_desktop.core.api.proxy import parse_json_body
-from pbpm_desktop.core.keys import MAX_DB_INT, POLICY_FIELDS, KeyInfo, KeyService
+from pbpm_desktop.core.keys import (
+    EDITABLE_FIELDS,
+    MAX_DB_INT,
+    POLICY_FIELDS,
+    KeyInfo,
+    KeyService,
+    KeyServiceError,
+)
 from pbpm_desktop.core.store import queries
 from pbpm_desktop.core.timeutil import parse_utc
+from pbpm_desktop.core.vram_errors import ModelNotInstalled
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
@@ -42,10 +50,35 @@ def parse_key_id(raw: Any, label: str) -> int:
     return number
 
 
+async def check_models(vram: Any, policy: dict[str, Any]) -> None:
+    """Refuse an allow-list naming a model Ollama does not have (a typo would lock the key
+    out of everything), and make the names canonical ("llama3.2" -> "llama3.2:latest").
+    With Ollama unreachable we cannot tell: the names are kept as given."""
+    raw = policy.get("models")
+    if not raw or vram is None:
+        return
+    names = raw.split(",") if isinstance(raw, str) else list(raw)
+    canonical = []
+    for name in (str(n).strip() for n in names):
+        if not name:
+            continue
+        try:
+            canonical.append(await vram.resolve(name))
+        except ModelNotInstalled as exc:
+            raise KeyServiceError(
+                400,
+                f"model '{name}' is not installed in Ollama; GET /api/available_models lists them",
+            ) from exc
+        except Exception:  # Ollama down: keep the name, the proxy still enforces the list
+            canonical.append(name)
+    policy["models"] = ",".join(canonical)
+
+
 async def create_key(request: web.Request) -> web.Response:
     ctx = context_of(request)
     params = await _params(request)
     policy = {k: params[k] for k in POLICY_FIELDS if k in params}
+    await check_models(ctx.vram, policy)
     info, secret = await ctx.keys.create(
         str(params.get("name") or ""), str(params.get("email") or ""), **policy
     )
@@ -95,9 +128,14 @@ async def revoke_key(request: web.Request) -> web.Response:
 async def update_key(request: web.Request) -> web.Response:
     ctx = context_of(request)
     params = await _params(request)
-    unknown = set(params) - set(POLICY_FIELDS)
+    unknown = set(params) - set(EDITABLE_FIELDS)
     if unknown:
-        raise ApiError(400, f"cannot change {', '.join(sorted(unknown))}; policy fields only")
+        raise ApiError(
+            400,
+            f"cannot change {', '.join(sorted(unknown))}; "
+            f"editable fields: {', '.join(EDITABLE_FIELDS)}",
+        )
+    await check_models(ctx.vram, params)
     info = await ctx.keys.update(_key_id(request), **params)
     ctx.events.publish(ev.KEYS_CHANGED, {"id": info.id, "action": "updated"})
     return web.json_response(info.to_dict())

@@ -9,11 +9,26 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.state import SERVING
 from pbpm_desktop.qt.widgets import PageHeader
+
+
+class PageBody(QWidget):
+    """The scrolled content of a `scrollable` page.
+
+    QScrollArea sizes a height-for-width widget (any page with a word-wrapped label) to its
+    *preferred* height for the width, so the page scrolled even when everything fitted at
+    its minimum. Answering with the layout's *minimum* height for the width instead makes
+    the page fill the window when it fits and scroll only when it does not.
+    """
+
+    def heightForWidth(self, width: int) -> int:
+        layout = self.layout()
+        return layout.minimumHeightForWidth(width) if layout is not None else -1
 
 
 class Page(QWidget):
@@ -22,13 +37,28 @@ class Page(QWidget):
     #: the page's data comes from the running gateway: refresh only while it serves, and
     #: again when it comes back (a stopped gateway has no database open)
     needs_gateway = True
+    #: the page's content scrolls vertically when the window is too short for it (pages of
+    #: cards and forms); table pages instead fit their tables to whatever height is left
+    scrollable = False
 
     def __init__(self, ctx: UiContext, title: str, subtitle: str = "") -> None:
         super().__init__()
         self.ctx = ctx
         self.title = title
         self.active = False
-        self.layout_ = QVBoxLayout(self)
+        if self.scrollable:
+            outer = QVBoxLayout(self)
+            outer.setContentsMargins(0, 0, 0, 0)
+            self.scroll = QScrollArea(objectName="PageScroll")
+            self.scroll.setWidgetResizable(True)
+            self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+            self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            body = PageBody(objectName="PageBody")
+            self.scroll.setWidget(body)
+            outer.addWidget(self.scroll)
+            self.layout_ = QVBoxLayout(body)
+        else:
+            self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(20, 16, 20, 16)
         self.layout_.setSpacing(12)
         self.header = PageHeader(title, subtitle)

@@ -10,9 +10,9 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QLabel, QPushButton
 
 from pbpm_desktop.qt import style
 from pbpm_desktop.qt.context import UiContext
-from pbpm_desktop.qt.dialogs import IssueKeyDialog, KeyCreatedDialog, confirm, run_dialog
+from pbpm_desktop.qt.dialogs import KeyCreatedDialog, KeyDialog, confirm, run_dialog
 from pbpm_desktop.qt.errors import describe
-from pbpm_desktop.qt.formatting import ago, grouped, local_time
+from pbpm_desktop.qt.formatting import ago, grouped, human_count, local_date, local_time
 from pbpm_desktop.qt.pages.base import Page
 from pbpm_desktop.qt.widgets import cell, make_table
 
@@ -35,9 +35,12 @@ class KeysPage(Page):
         self.show_revoked.toggled.connect(self.show_keys)
         self.revoke_button = QPushButton(self.tr("Revoke…"), objectName="Danger")
         self.revoke_button.clicked.connect(self.revoke_selected)
+        self.edit_button = QPushButton(self.tr("Edit…"))
+        self.edit_button.setToolTip(self.tr("Change the key's limits, allowed models or owner"))
+        self.edit_button.clicked.connect(self.edit_selected)
         self.issue_button = QPushButton(self.tr("Issue key…"), objectName="Primary")
         self.issue_button.clicked.connect(self.issue)
-        for widget in (self.show_revoked, self.revoke_button, self.issue_button):
+        for widget in (self.show_revoked, self.revoke_button, self.edit_button, self.issue_button):
             self.header.add_action(widget)
         self.table = make_table(
             [
@@ -50,9 +53,13 @@ class KeysPage(Page):
                 self.tr("Requests"),
                 self.tr("Tokens used"),
                 self.tr("Status"),
-            ]
+                self.tr("Limits"),
+            ],
+            elastic=(2, 3, 9),
+            priority=(2, 8, 1, 9, 3, 5, 7, 6, 4, 0),
         )
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.cellDoubleClicked.connect(lambda *_: self.edit_selected())
         self.layout_.addWidget(self.table, 1)
         self.empty = QLabel(
             self.tr("No keys yet. Issue one for each person or program that uses the models."),
@@ -64,7 +71,8 @@ class KeysPage(Page):
         self.last_created: dict[str, Any] | None = None
         #: the dialog showing a new key (tests and screenshots reach it here)
         self.created_dialog: KeyCreatedDialog | None = None
-        self.issue_dialog: IssueKeyDialog | None = None
+        self.issue_dialog: KeyDialog | None = None
+        self.edit_dialog: KeyDialog | None = None
         self._loading = False
         self._debounce = QTimer(self, singleShot=True, interval=2000)
         self._debounce.timeout.connect(self.refresh)
@@ -114,7 +122,8 @@ class KeysPage(Page):
                 (ago(key.get("last_used")), False, local_time(key.get("last_used"), seconds=True)),
                 (grouped(key.get("requests", 0)), True, ""),
                 (grouped(key.get("tokens_used", 0)), True, ""),
-                (status, False, self._policy_text(key)),
+                (self._status_text(status), False, ""),
+                (self._policy_text(key, short=True), False, self._policy_text(key)),
             ]
             for column, (text, right, tip) in enumerate(values):
                 item = cell(text, align_right=right, tooltip=tip)
@@ -126,17 +135,31 @@ class KeysPage(Page):
         self.empty.setVisible(not rows)
         self._update_buttons()
 
-    def _policy_text(self, key: dict[str, Any]) -> str:
+    def _status_text(self, status: str) -> str:
+        """The API's status word, in the UI language."""
+        labels = {"active": self.tr("active"), "revoked": self.tr("revoked")}
+        labels["expired"] = self.tr("expired")
+        return labels.get(status, status)
+
+    def _policy_text(self, key: dict[str, Any], *, short: bool = False) -> str:
+        """The key's limits: short for the table cell, complete for its tooltip."""
         parts = []
-        if key.get("models"):
-            parts.append(self.tr("models: {m}").format(m=", ".join(key["models"])))
+        models = key.get("models") or []
+        if models:
+            if short and len(models) > 1:
+                parts.append(self.tr("{n} models").format(n=len(models)))
+            else:
+                parts.append(self.tr("models: {m}").format(m=", ".join(models)))
         if key.get("rpm"):
-            parts.append(self.tr("{n} requests/min").format(n=key["rpm"]))
+            parts.append(self.tr("{n} requests/min").format(n=grouped(key["rpm"])))
         if key.get("tokens_per_day"):
-            parts.append(self.tr("{n} tokens/day").format(n=grouped(key["tokens_per_day"])))
+            value = human_count(key["tokens_per_day"]) if short else grouped(key["tokens_per_day"])
+            parts.append(self.tr("{n} tokens/day").format(n=value))
+        if key.get("max_streams"):
+            parts.append(self.tr("{n} at once").format(n=grouped(key["max_streams"])))
         if key.get("expires_at"):
-            parts.append(self.tr("expires {t}").format(t=local_time(key["expires_at"])))
-        return "; ".join(parts) or self.tr("no limits")
+            parts.append(self.tr("until {t}").format(t=local_date(key["expires_at"])))
+        return " · ".join(parts) or self.tr("no limits")
 
     def selected_key(self) -> dict[str, Any] | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
@@ -157,9 +180,9 @@ class KeysPage(Page):
         key = self.selected_key()
         serving = self.serving
         self.issue_button.setEnabled(serving)
-        self.revoke_button.setEnabled(
-            serving and key is not None and key.get("status") != "revoked"
-        )
+        editable = serving and key is not None and key.get("status") != "revoked"
+        self.revoke_button.setEnabled(editable)
+        self.edit_button.setEnabled(editable)
         tip = "" if serving else self.tr("Start the gateway to manage keys")
         self.issue_button.setToolTip(tip)
 
@@ -168,18 +191,25 @@ class KeysPage(Page):
     def issue(self) -> None:
         self.spawn(self._issue(), self.tr("Issuing a key"))
 
-    async def _issue(self) -> None:
-        installed = [m["name"] for m in self.ctx.state.installed()]
-        dialog = IssueKeyDialog(installed, self)
-        self.issue_dialog = dialog
+    async def _ask(self, key: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Open the issue (key None) or edit dialog; its values, or None when cancelled."""
+        dialog = KeyDialog(self.ctx.state.installed(), key, self)
+        attr = "issue_dialog" if key is None else "edit_dialog"
+        setattr(self, attr, dialog)  # tests and screenshots reach the open dialog here
         try:
             if await run_dialog(dialog) != QDialog.DialogCode.Accepted:
-                return
-            values = dialog.values()
+                return None
+            return dialog.values()
         finally:
-            self.issue_dialog = None
+            setattr(self, attr, None)
             dialog.deleteLater()
+
+    async def _issue(self) -> None:
+        values = await self._ask(None)
+        if values is None:
+            return
         name, email = values.pop("name"), values.pop("email")
+        values = {k: v for k, v in values.items() if v not in (None, "")}
         self.issue_button.setEnabled(False)
         try:
             created = await self.bridge.call(self.service.create_key, name, email, **values)
@@ -196,6 +226,7 @@ class KeysPage(Page):
             created.get("owner") or name,
             self.ctx.state.lan_url or self.ctx.state.url,
             self,
+            model=self._example_model(created),
         )
         self.created_dialog = shown
         try:
@@ -203,6 +234,43 @@ class KeysPage(Page):
         finally:
             self.created_dialog = None
             shown.deleteLater()
+
+    def _example_model(self, key: dict[str, Any]) -> str:
+        """A model the new key may really use, for its curl example."""
+        if key.get("models"):
+            return str(sorted(key["models"])[0])
+        installed = self.ctx.state.installed()
+        chat = [m for m in installed if "embed" not in str(m.get("name"))]
+        always_on = [m for m in chat if m.get("category") == "always_on"]
+        for choice in (always_on, chat, installed):
+            if choice:
+                return str(choice[0]["name"])
+        return "llama3.2:3b"
+
+    def edit_selected(self) -> None:
+        key = self.selected_key()
+        if key is not None and self.edit_button.isEnabled():
+            self.spawn(self._edit(key), self.tr("Editing a key"))
+
+    async def _edit(self, key: dict[str, Any]) -> None:
+        changes = await self._ask(key)
+        if changes is None:
+            return
+        if not changes:
+            self.ctx.notifier.info(self.tr("Nothing changed."))
+            return
+        try:
+            await self.bridge.call(self.service.update_key, int(key["id"]), **changes)
+        except Exception as exc:
+            self.ctx.notifier.error(
+                self.tr("Could not change the key: {e}").format(e=describe(exc))
+            )
+            return
+        self.ctx.notifier.success(
+            self.tr("Key {prefix}… updated.").format(prefix=key.get("prefix", ""))
+        )
+        await self._load()
+        self.select_key(int(key["id"]))
 
     def revoke_selected(self) -> None:
         key = self.selected_key()

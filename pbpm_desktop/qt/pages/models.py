@@ -17,8 +17,10 @@ from PySide6.QtWidgets import (
 )
 
 from pbpm_desktop.qt import style
+from pbpm_desktop.qt.advice import settings_hint
 from pbpm_desktop.qt.charts import VramPlot
 from pbpm_desktop.qt.context import UiContext
+from pbpm_desktop.qt.fit import never_fits_now
 from pbpm_desktop.qt.formatting import expires_in, human_bytes
 from pbpm_desktop.qt.model_ops import PRELOAD, UNLOAD, refresh_vram, start_model_op
 from pbpm_desktop.qt.pages.base import Page
@@ -53,8 +55,14 @@ class ActionCell(QWidget):
         self.busy.setMaximumHeight(18)
         self.busy.setTextVisible(False)
         self.busy_label = QLabel("", objectName="Muted")
+        # wide enough for the longest of their texts (in any language), so the cell keeps
+        # its width when Preload turns into Reload
+        wide = max(
+            self.preload.fontMetrics().horizontalAdvance(text)
+            for text in (self.tr("Preload"), self.tr("Reload"), self.tr("Unload"))
+        )
         for button in (self.preload, self.unload):
-            button.setFixedWidth(84)
+            button.setMinimumWidth(wide + 28)
         self.busy.setFixedWidth(80)
         for widget in (self.preload, self.unload, self.busy_label, self.busy):
             layout.addWidget(widget)
@@ -63,7 +71,16 @@ class ActionCell(QWidget):
         self.unload.clicked.connect(lambda: page.start_op(UNLOAD, model))
         self.set_state(loaded=False, always_on=False, pending=None, serving=True)
 
-    def set_state(self, *, loaded: bool, always_on: bool, pending: str | None, serving: bool):
+    def set_state(
+        self,
+        *,
+        loaded: bool,
+        always_on: bool,
+        pending: str | None,
+        serving: bool,
+        never_fits: str | None = None,
+    ) -> None:
+        """`never_fits`: why this model can never be loaded (Preload is then disabled)."""
         busy = pending is not None
         self.busy.setVisible(busy)
         self.busy_label.setVisible(busy)
@@ -72,14 +89,22 @@ class ActionCell(QWidget):
         )
         self.preload.setVisible(not busy)
         self.unload.setVisible(not busy)
-        self.preload.setEnabled(serving)
+        self.preload.setEnabled(serving and (loaded or never_fits is None))
         self.preload.setText(self.tr("Reload") if loaded else self.tr("Preload"))
-        self.preload.setToolTip(
-            self.tr("Refresh its keep-alive") if loaded else self.tr("Load it into VRAM now")
-        )
+        if loaded:
+            tip = self.tr("Refresh its keep-alive")
+        elif never_fits:
+            tip = never_fits
+        else:
+            tip = self.tr("Load it into VRAM now")
+        self.preload.setToolTip(tip)
         self.unload.setEnabled(serving and loaded and not always_on)
         self.unload.setToolTip(
-            self.tr("Always-on models stay loaded; change ALWAYS_ON_MODELS in Settings")
+            self.tr("Always-on models stay loaded.")
+            + " "
+            + settings_hint(
+                "always_on_models", self.tr("Untick it under Always-on models in Settings.")
+            )
             if always_on
             else self.tr("Unload once its requests have finished")
         )
@@ -143,7 +168,9 @@ class ModelsPage(Page):
                 self.tr("In flight"),
                 self.tr("Waiting"),
                 "",
-            ]
+            ],
+            elastic=(0,),
+            priority=(0, 8, 3, 2, 1, 4, 5, 6, 7),
         )
         self.table.setSelectionMode(self.table.SelectionMode.NoSelection)
         self.table.verticalHeader().setDefaultSectionSize(34)
@@ -166,6 +193,12 @@ class ModelsPage(Page):
         splitter.setChildrenCollapsible(False)
         self.layout_.addWidget(splitter, 1)
 
+        # why the table is empty, in words (Ollama down, nothing installed, gateway stopped)
+        self.notice = QLabel("", objectName="Notice")
+        self.notice.setWordWrap(True)
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice.hide()
+        self.layout_.insertWidget(self.layout_.indexOf(self.swap_bar), self.notice)
         self.rows: list[str] = []
         self.cells: dict[str, ActionCell] = {}
         self.tick = QTimer(self, interval=1000)  # expiry countdowns
@@ -217,6 +250,7 @@ class ModelsPage(Page):
             vram_text = human_bytes(live.get("size_vram") or live.get("size")) if live else "—"
             if live and live.get("partial_offload"):
                 vram_text = self.tr("{size} (partly on CPU)").format(size=vram_text)
+            too_big = None if live is not None else never_fits_now(name, state.vram)
             if swap and swap.get("model") == name:
                 pending = pending or (PRELOAD if swap.get("phase") == "loading" else UNLOAD)
             texts = {
@@ -225,7 +259,9 @@ class ModelsPage(Page):
                 if model.get("cloud")
                 else (self.tr("always-on") if always_on else self.tr("on-demand")),
                 "size": human_bytes(model.get("size")),
-                "state": self._state_text(live is not None, pending, int(waiting.get(name, 0))),
+                "state": self.tr("Too large for the budget")
+                if too_big and pending is None
+                else self._state_text(live is not None, pending, int(waiting.get(name, 0))),
                 "vram": vram_text,
                 "expires": expires_in(live.get("expires_at")) if live else "—",
                 "in_flight": str(live.get("in_flight", 0)) if live else "—",
@@ -235,12 +271,21 @@ class ModelsPage(Page):
                 item = self.table.item(row, column)
                 numeric = key in ("size", "vram", "in_flight", "waiting")
                 if item is None:
-                    self.table.setItem(row, column, cell(texts[key], align_right=numeric))
+                    item = cell(texts[key], align_right=numeric)
+                    self.table.setItem(row, column, item)
                 elif item.text() != texts[key]:
                     item.setText(texts[key])
+                tip = name if key == "model" else ((too_big or "") if key == "state" else "")
+                if item.toolTip() != tip:
+                    item.setToolTip(tip)
             self.cells[name].set_state(
-                loaded=live is not None, always_on=always_on, pending=pending, serving=serving
+                loaded=live is not None,
+                always_on=always_on,
+                pending=pending,
+                serving=serving,
+                never_fits=too_big,
             )
+        self._show_notice(bool(installed))
         self._show_budget(state.vram)
         self._show_swap(swap)
         self._show_evictions(state.vram.get("unexpected_evictions") or [])
@@ -257,6 +302,33 @@ class ModelsPage(Page):
             ).format(names=names)
         )
         self.eviction_label.show()
+
+    def _show_notice(self, any_installed: bool) -> None:
+        state = self.ctx.state
+        url = state.ollama.get("url") or state.vram.get("ollama_url") or ""
+        if state.gateway != "serving":
+            text = self.tr("The gateway is stopped: start it on the Overview page to see models.")
+        elif state.ollama_up is False or state.vram.get("ollama_up") is False:
+            text = (
+                self.tr(
+                    "Ollama does not answer at {url}, so there is no model list and nothing "
+                    "can be loaded. Start Ollama (ollama serve); this page fills in by itself "
+                    "when it answers."
+                ).format(url=url or "?")
+                + " "
+                + settings_hint(
+                    "ollama_url", self.tr("If it runs elsewhere, correct the URL in Settings.")
+                )
+            )
+        elif not any_installed and state.vram:
+            text = self.tr(
+                "Ollama answers but has no models installed. Pull one on the Ollama host, e.g. "
+                "ollama pull llama3.2:3b, then press Refresh."
+            )
+        else:
+            text = ""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def _state_text(self, loaded: bool, pending: str | None, waiting: int) -> str:
         if pending == PRELOAD:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from pbpm_desktop.qt import adapters, style
+from pbpm_desktop.qt.advice import settings_hint
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.formatting import grouped, human_bytes, human_count
 from pbpm_desktop.qt.pages.base import Page
@@ -54,6 +55,7 @@ class UrlRow(QWidget):
 class OverviewPage(Page):
     icon_name = "nav-overview"
     needs_gateway = False  # shows the stopped state too
+    scrollable = True
 
     def __init__(self, ctx: UiContext) -> None:
         super().__init__(
@@ -194,11 +196,16 @@ class OverviewPage(Page):
             )
         elif gateway == SERVING and up is False:
             self.pill.set_status(self.tr("Ollama unreachable"), style.WARN)
-            text = self.tr(
-                "The gateway is serving, but Ollama does not answer at {url}. Clients get "
-                "'502 Ollama unreachable' until it is back. Start Ollama, or fix the URL in "
-                "Settings."
-            ).format(url=state.ollama.get("url") or "?")
+            text = (
+                self.tr(
+                    "The gateway is serving, but Ollama does not answer at {url}. Clients get "
+                    "'502 Ollama unreachable' until it is back. Start Ollama (ollama serve)."
+                ).format(url=state.ollama.get("url") or "?")
+                + " "
+                + settings_hint(
+                    "ollama_url", self.tr("If it runs elsewhere, correct the URL in Settings.")
+                )
+            )
         elif gateway == SERVING:
             self.pill.set_status(self.tr("Serving"), style.GOOD)
             text = self.tr("Clients on this machine and the LAN can connect with their keys.")
@@ -252,7 +259,8 @@ class OverviewPage(Page):
         )
         self.example.setText(
             self.tr("Ollama clients: point them at the gateway and send a key.")
-            + f"<pre style='color:{style.TEXT}'>{native}</pre>"
+            # pre-wrap: the command wraps in a narrow window instead of widening the page
+            + f"<pre style='color:{style.TEXT}; white-space: pre-wrap'>{native}</pre>"
             + self.tr(
                 "OpenAI clients: base URL <code>{url}/v1</code>, API key = the client key."
             ).format(url=url)

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QCoreApplication,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -17,16 +18,17 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QTableView,
 )
 
 from pbpm_desktop.qt import style
+from pbpm_desktop.qt.columns import ColumnFitter
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.formatting import clock_time, duration_ms, grouped, local_time
 from pbpm_desktop.qt.pages.base import Page
+from pbpm_desktop.qt.request_detail import RequestDetailDialog
 
 MAX_ROWS = 1000
 INITIAL_ROWS = 200
@@ -84,8 +86,11 @@ class RequestsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and column == 9:
             return QColor(_status_colour(str(row.get("status", ""))))
-        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
-            return local_time(row.get("created_at"), seconds=True)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 0:
+                return local_time(row.get("created_at"), seconds=True)
+            if column in (2, 3, 10):  # elided free text: the whole of it
+                return self._text(row, column)
         return None
 
     @staticmethod
@@ -98,7 +103,9 @@ class RequestsModel(QAbstractTableModel):
             case 2:
                 return str(row.get("owner") or "")
             case 3:
-                return str(row.get("model") or "")
+                return str(
+                    row.get("model") or QCoreApplication.translate("RequestsModel", "(no model)")
+                )
             case 4:
                 return str(row.get("route") or "")
             case 5:
@@ -162,10 +169,12 @@ class RequestsPage(Page):
         self.proxy.setFilterKeyColumn(-1)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(self._update_count)
         self.view = QTableView()
         self.view.setModel(self.proxy)
         self.view.setAlternatingRowColors(True)
         self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(26)
@@ -173,14 +182,18 @@ class RequestsPage(Page):
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # fits the default window; the last column (Client) stretches
-        for column, width in enumerate((100, 108, 116, 140, 54, 62, 92, 76, 90, 50)):
-            header.resizeSection(column, width)
+        # widths follow the rows and the window; the least useful columns go first when the
+        # window is narrow (double-click a row for all of them)
+        self.fitter = ColumnFitter(
+            self.view, elastic=(2, 3), priority=(0, 3, 9, 2, 1, 6, 5, 7, 4, 8, 10)
+        )
+        self.view.setToolTip(self.tr("Double-click a request for all its details"))
+        self.view.doubleClicked.connect(self.show_detail)
         self.layout_.addWidget(self.view, 1)
         self.count_label = QLabel("", objectName="Muted")
         self.layout_.addWidget(self.count_label)
         self.loaded = False
+        self.detail: RequestDetailDialog | None = None
         self._loading = False
         self._held: list[dict[str, Any]] = []
         ctx.bridge.requestsDone.connect(self.on_requests)
@@ -217,10 +230,31 @@ class RequestsPage(Page):
             self.model.prepend(held)
             self._update_count()
 
-    def _update_count(self) -> None:
-        text = self.tr("{n} requests shown (at most {max})").format(
-            n=len(self.model.rows), max=self.model.rows.maxlen
-        )
+    def show_detail(self, index: QModelIndex) -> None:
+        """The whole row in a dialog (double-click): what the table elides or hides."""
+        source = self.proxy.mapToSource(index)
+        if not source.isValid():
+            return
+        if self.detail is not None:
+            self.detail.close()
+        self.detail = RequestDetailDialog(dict(self.model.rows[source.row()]), self)
+        self.detail.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.detail.destroyed.connect(lambda *_: setattr(self, "detail", None))
+        self.detail.show()
+
+    def _update_count(self, *_: object) -> None:
+        kept, shown = len(self.model.rows), self.proxy.rowCount()
+        if self.filter.text().strip():
+            text = self.tr("{shown} of {n} requests match “{filter}” (at most {max} kept)").format(
+                shown=grouped(shown),
+                n=grouped(kept),
+                filter=self.filter.text().strip(),
+                max=grouped(self.model.rows.maxlen),
+            )
+        else:
+            text = self.tr("{n} requests shown (at most {max} kept)").format(
+                n=grouped(kept), max=grouped(self.model.rows.maxlen)
+            )
         if self._held and self.pause.isChecked():
             text += " · " + self.tr("{n} new while paused").format(n=len(self._held))
         self.count_label.setText(text)

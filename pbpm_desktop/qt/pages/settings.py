@@ -42,11 +42,13 @@ from pbpm_desktop.core.goduration import keep_alive_for_ollama
 from pbpm_desktop.qt import adapters, autostart
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe
+from pbpm_desktop.qt.fit import always_on_refusal, on_demand_warnings
 from pbpm_desktop.qt.formatting import human_bytes
+from pbpm_desktop.qt.i18n import LANGUAGES, ui_locale
 from pbpm_desktop.qt.pages.base import Page
 
 #: options the gateway does not use: changing them needs no restart
-DESKTOP_ONLY = frozenset({"start_minimized", "start_at_login"})
+DESKTOP_ONLY = frozenset({"start_minimized", "start_at_login", "language"})
 #: what may be typed: a Go duration (30m, 1h30m, 1.5h) or whole seconds (1800, 0, -1); the
 #: exact check on apply is core.goduration.keep_alive_for_ollama, the one start-up uses
 KEEP_ALIVE_RE = r"[+-]?(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)"
@@ -66,6 +68,7 @@ def gateway_changed(old: Settings, new: Settings) -> bool:
 class SettingsPage(Page):
     icon_name = "nav-settings"
     needs_gateway = False  # settings are editable (and most useful) while stopped
+    scrollable = True
 
     def __init__(self, ctx: UiContext, pinned: dict[str, str] | None = None) -> None:
         super().__init__(
@@ -79,10 +82,25 @@ class SettingsPage(Page):
 
         self.ollama_url = QLineEdit(placeholderText="http://127.0.0.1:11434")
         self.host = QComboBox(editable=True)
-        self.host.addItem(self.tr("0.0.0.0 — all interfaces (LAN)"), "0.0.0.0")
-        self.host.addItem(self.tr("127.0.0.1 — this machine only"), "127.0.0.1")
+        self.host.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.host.setMinimumContentsLength(14)
+        self.host.addItem(self.tr("0.0.0.0 (LAN)"), "0.0.0.0")
+        self.host.addItem(self.tr("127.0.0.1 (this machine)"), "127.0.0.1")
+        self.host.setItemData(
+            0,
+            self.tr("All interfaces: clients on the LAN can connect"),
+            Qt.ItemDataRole.ToolTipRole,
+        )
+        self.host.setItemData(
+            1, self.tr("Only programs on this machine can connect"), Qt.ItemDataRole.ToolTipRole
+        )
         self.port = QSpinBox(minimum=0, maximum=65535, specialValueText=self.tr("any free port"))
         self.always_on = QListWidget()
+        self.always_on.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.always_on.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.always_on.setUniformItemSizes(True)
         self.always_on.setMinimumHeight(110)
         self.always_on.setMaximumHeight(170)
         self.vram_limit = QDoubleSpinBox(minimum=0.5, maximum=4096, singleStep=0.5, decimals=1)
@@ -94,9 +112,27 @@ class SettingsPage(Page):
         )
         self.start_minimized = QCheckBox(self.tr("Start minimised to the tray"))
         self.start_at_login = QCheckBox(self.tr("Start PBPM Desktop when I log in"))
+        self.login_hint = self._hint("")
+        self.language = QComboBox()
+        self.language.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.language.setMinimumContentsLength(12)
+        for value, name in LANGUAGES:
+            self.language.addItem(name or self.tr("System default"), value)
+        self.language_hint = self._hint(
+            self.tr(
+                "System default is {name} here. The language applies the next time PBPM "
+                "Desktop starts."
+            ).format(name=ui_locale().nativeLanguageName() or "English")
+        )
+        self.fit_warning = QLabel("", objectName="FitWarning")
+        self.fit_warning.setWordWrap(True)
+        self.fit_warning.hide()
 
         upstream = QGroupBox(self.tr("Ollama and network"))
         form = QFormLayout(upstream)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow(self.tr("Ollama URL"), self.ollama_url)
         form.addRow(self.tr("Listen on"), self.host)
         form.addRow(self.tr("Port"), self.port)
@@ -105,6 +141,7 @@ class SettingsPage(Page):
         )
         vram = QGroupBox(self.tr("Models and VRAM"))
         vform = QFormLayout(vram)
+        vform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         vform.addRow(self.tr("VRAM budget"), self.vram_limit)
         vform.addRow(self.tr("Heavy models at once"), self.max_heavy)
         vform.addRow(self.tr("Unload idle after"), self.keep_alive)
@@ -116,12 +153,17 @@ class SettingsPage(Page):
                 )
             )
         )
-        vform.addRow(QLabel(self.tr("Always-on models (loaded at start, never evicted):")))
+        vform.addRow(self._hint(self.tr("Always-on models (loaded at start, never evicted):")))
         vform.addRow(self.always_on)
+        vform.addRow(self.fit_warning)
         desktop = QGroupBox(self.tr("Desktop"))
         dform = QFormLayout(desktop)
+        dform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         dform.addRow(self.start_minimized)
         dform.addRow(self.start_at_login)
+        dform.addRow(self.login_hint)
+        dform.addRow(self.tr("Language"), self.language)
+        dform.addRow(self.language_hint)
         left = QVBoxLayout()
         left.setSpacing(12)
         left.addWidget(upstream)
@@ -165,6 +207,7 @@ class SettingsPage(Page):
             "heavy_keep_alive": self.keep_alive,
             "start_minimized": self.start_minimized,
             "start_at_login": self.start_at_login,
+            "language": self.language,
         }
         for attr, env_name in self.pinned.items():
             widget = self.widgets.get(attr)
@@ -175,8 +218,7 @@ class SettingsPage(Page):
                         "Set by the environment variable {name}; unset it to edit here."
                     ).format(name=env_name)
                 )
-        if not autostart.supported() or ctx.demo:
-            self.start_at_login.setEnabled(False)
+        self._lock_start_at_login()
         self._show_note()
         self._set_dirty(False)
         for signal in (
@@ -189,9 +231,52 @@ class SettingsPage(Page):
             self.start_minimized.toggled,
             self.start_at_login.toggled,
             self.always_on.itemChanged,
+            self.language.currentIndexChanged,
         ):
             signal.connect(lambda *_: self._set_dirty(True))
+        for signal in (
+            self.vram_limit.valueChanged,
+            self.max_heavy.valueChanged,
+            self.always_on.itemChanged,
+        ):
+            signal.connect(lambda *_: self.show_fit())
         ctx.state.vramChanged.connect(self._installed_changed)
+
+    def _lock_start_at_login(self) -> None:
+        """Disable "Start at login" where it cannot work, and say why next to it."""
+        if self.ctx.demo:
+            reason = self.tr(
+                "Not available in the demo: it would start the demo, with its simulated "
+                "Ollama, every time you log in. Run pbpm-desktop to use it."
+            )
+        elif not autostart.supported():
+            reason = self.tr("Not available on this system (it needs an XDG desktop session).")
+        else:
+            reason = ""
+        if reason:
+            self.start_at_login.setEnabled(False)
+            self.start_at_login.setToolTip(reason)
+        self.login_hint.setText(reason)
+        self.login_hint.setVisible(bool(reason))
+
+    def show_fit(self) -> str | None:
+        """Refusal (always-on models over budget) or warnings, under the always-on list."""
+        installed = self.ctx.state.installed()
+        chosen = self.chosen_always_on()
+        budget = self.vram_limit.value()
+        refusal = always_on_refusal(chosen, installed, budget)
+        warnings = (
+            [] if refusal else on_demand_warnings(chosen, installed, budget, self.max_heavy.value())
+        )
+        text = refusal or "\n".join(warnings[:3])
+        if len(warnings) > 3:
+            text += "\n" + self.tr("…and {n} more.").format(n=len(warnings) - 3)
+        self.fit_warning.setText(text)
+        self.fit_warning.setProperty("level", "error" if refusal else "warning")
+        self.fit_warning.style().unpolish(self.fit_warning)
+        self.fit_warning.style().polish(self.fit_warning)
+        self.fit_warning.setVisible(bool(text))
+        return refusal
 
     @staticmethod
     def _hint(text: str) -> QLabel:
@@ -224,7 +309,10 @@ class SettingsPage(Page):
         self.start_at_login.setChecked(
             settings.start_at_login or autostart.is_enabled(self.ctx.autostart_file)
         )
+        index = self.language.findData(settings.language)
+        self.language.setCurrentIndex(max(index, 0))
         self._fill_always_on(set(settings.always_on_models))
+        self.show_fit()
         self._set_dirty(False)
 
     def _fill_always_on(self, chosen: set[str]) -> None:
@@ -234,6 +322,7 @@ class SettingsPage(Page):
         for name in sorted(set(installed) | chosen):
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setToolTip(name)
             if name in installed:
                 item.setText(f"{name}  ({human_bytes(installed[name].get('size'))})")
             else:
@@ -251,6 +340,7 @@ class SettingsPage(Page):
         }
         if names - listed:
             self._fill_always_on(set(self.chosen_always_on()))
+            self.show_fit()
 
     def chosen_always_on(self) -> list[str]:
         out = []
@@ -277,6 +367,7 @@ class SettingsPage(Page):
             "heavy_keep_alive": self.keep_alive.text().strip() or "30m",
             "start_minimized": self.start_minimized.isChecked(),
             "start_at_login": self.start_at_login.isChecked(),
+            "language": str(self.language.currentData() or ""),
         }
 
     # -- applying ---------------------------------------------------------------------------
@@ -332,6 +423,10 @@ class SettingsPage(Page):
             new = current.with_overrides(**self.values())
         except ConfigError as exc:
             self.ctx.notifier.error(describe(exc))
+            return False
+        refusal = self.show_fit()
+        if refusal is not None:  # the gateway would start and fail to load them: say so now
+            self.ctx.notifier.error(self.tr("Not applied. {reason}").format(reason=refusal))
             return False
         if new == current:
             self.ctx.notifier.info(self.tr("Nothing changed."))
@@ -408,5 +503,4 @@ class SettingsPage(Page):
         self._set_dirty(self.dirty)
         for attr, widget in self.widgets.items():
             widget.setEnabled(not busy and attr not in self.pinned)
-        if not autostart.supported() or self.ctx.demo:
-            self.start_at_login.setEnabled(False)
+        self._lock_start_at_login()

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -36,19 +36,30 @@ SaveAsFn = Callable[[QWidget, str], Path | None]
 
 def ask_save_path(parent: QWidget, suggested: str) -> Path | None:
     path, _ = QFileDialog.getSaveFileName(
-        parent, parent.tr("Export usage"), suggested, parent.tr("CSV files (*.csv)")
+        parent,
+        QCoreApplication.translate("UsagePage", "Export usage"),
+        suggested,
+        QCoreApplication.translate("UsagePage", "CSV files (*.csv)"),
     )
     return Path(path) if path else None
 
 
 def key_label(row: dict[str, Any]) -> str:
-    owner = row.get("owner") or "?"
+    """'alice@lab (pbpm-ab12…)'; a call made without a valid key has neither."""
+    owner = row.get("owner") or ""
     prefix = row.get("key_prefix") or ""
-    return f"{owner} ({prefix[:9]}…)" if prefix else str(owner)
+    if not owner and not prefix:
+        return QCoreApplication.translate("UsagePage", "(no key)")
+    return f"{owner or '?'} ({prefix[:9]}…)" if prefix else str(owner)
+
+
+def model_label(row: dict[str, Any]) -> str:
+    return str(row.get("model") or QCoreApplication.translate("UsagePage", "(no model)"))
 
 
 class UsagePage(Page):
     icon_name = "nav-usage"
+    scrollable = True  # three charts and a table: below ~700 px of height, scroll
 
     def __init__(self, ctx: UiContext, save_as: SaveAsFn = ask_save_path) -> None:
         super().__init__(
@@ -79,19 +90,36 @@ class UsagePage(Page):
 
         summary = QHBoxLayout()
         self.summary = QLabel("", objectName="PageSubtitle")
+        self.summary.setWordWrap(True)
+        prompt, completion = self.tr("prompt"), self.tr("completion")  # lupdate skips f-strings
         legend = QLabel(
-            f"<span style='color:{style.PROMPT_COLOR}'>■</span> {self.tr('prompt')} &nbsp; "
-            f"<span style='color:{style.COMPLETION_COLOR}'>■</span> {self.tr('completion')}"
+            f"<span style='color:{style.PROMPT_COLOR}'>■</span> {prompt} &nbsp; "
+            f"<span style='color:{style.COMPLETION_COLOR}'>■</span> {completion}"
         )
         summary.addWidget(self.summary, 1)
         summary.addWidget(legend)
         self.layout_.addLayout(summary)
+        self.counting = QLabel(
+            self.tr(
+                "Requests counts every call through the gateway, including refused and failed "
+                "ones (401, 429, 502…) and calls without a model (such as /api/tags, shown as "
+                "“(no model)”). Tokens are what Ollama reported for completed generations."
+            ),
+            objectName="Muted",
+        )
+        self.counting.setWordWrap(True)
+        self.layout_.addWidget(self.counting)
 
         grid = QGridLayout()
         grid.setSpacing(12)
         self.series_chart = TokenSeriesChart()
         self.key_chart = RankingChart()
         self.model_chart = RankingChart()
+        # small enough that the default window (1180×780) shows the whole page unscrolled;
+        # below that the page scrolls rather than squashing the axes
+        self.series_chart.setMinimumHeight(150)
+        for chart in (self.key_chart, self.model_chart):
+            chart.setMinimumHeight(130)
         grid.addWidget(self._boxed(self.tr("Tokens over time"), self.series_chart), 0, 0, 1, 2)
         grid.addWidget(self._boxed(self.tr("By key"), self.key_chart), 1, 0)
         grid.addWidget(self._boxed(self.tr("By model"), self.model_chart), 1, 1)
@@ -109,8 +137,11 @@ class UsagePage(Page):
                 self.tr("Completion"),
                 self.tr("Total"),
                 self.tr("Last used"),
-            ]
+            ],
+            elastic=(0, 2),
+            priority=(0, 2, 6, 3, 1, 7, 5, 4),
         )
+        self.table.setMinimumHeight(130)
         self.layout_.addWidget(self.table, 2)
         self.report: dict[str, Any] = {}
         self._loading = False
@@ -169,7 +200,7 @@ class UsagePage(Page):
         )
         self.model_chart.set_items(
             [
-                (str(r.get("model") or "?"), float(r.get("total_tokens", 0)))
+                (model_label(r), float(r.get("total_tokens", 0)))
                 for r in report.get("by_model") or []
             ]
         )
@@ -191,7 +222,7 @@ class UsagePage(Page):
             values = [
                 (str(r.get("owner") or ""), False),
                 (f"{r.get('key_prefix') or ''}…", False),
-                (str(r.get("model") or ""), False),
+                (model_label(r), False),
                 (grouped(r.get("requests", 0)), True),
                 (grouped(r.get("prompt_tokens", 0)), True),
                 (grouped(r.get("completion_tokens", 0)), True),
@@ -199,7 +230,8 @@ class UsagePage(Page):
                 (ago(r.get("last_used")), False),
             ]
             for column, (text, right) in enumerate(values):
-                self.table.setItem(row, column, cell(text, align_right=right))
+                tip = text if column in (0, 2) else ""
+                self.table.setItem(row, column, cell(text, align_right=right, tooltip=tip))
 
     # -- export -----------------------------------------------------------------------------
 

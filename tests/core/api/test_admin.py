@@ -71,8 +71,17 @@ async def test_patch_changes_policy(gateway: Gateway, http) -> None:
     url = f"{gateway.url}/admin/keys/{gateway.client_id}"
     async with http.patch(url, json={"rpm": 1}, headers=gateway.master) as r:
         assert r.status == 200 and (await r.json())["rpm"] == 1
-    async with http.patch(url, json={"name": "x"}, headers=gateway.master) as r:
-        assert r.status == 400
+    async with http.patch(url, json={"prefix": "x"}, headers=gateway.master) as r:
+        assert r.status == 400 and "editable fields" in (await r.json())["error"]
+    async with http.patch(url, json={"name": " "}, headers=gateway.master) as r:
+        assert r.status == 400  # a key keeps a name
+    async with http.patch(url, json={"models": "nope:1b"}, headers=gateway.master) as r:
+        assert r.status == 400 and "not installed" in (await r.json())["error"]
+    body = {"name": "renamed", "email": "new@lab", "models": "llama3.2:3b"}
+    async with http.patch(url, json=body, headers=gateway.master) as r:
+        key = await r.json()
+        assert r.status == 200 and key["owner"] == "new@lab" and key["name"] == "renamed"
+        assert key["models"] == ["llama3.2:3b"]
     async with http.post(gateway.url + "/api/chat", json=CHAT, headers=gateway.auth()) as r:
         assert r.status == 200
     async with http.post(gateway.url + "/api/chat", json=CHAT, headers=gateway.auth()) as r:

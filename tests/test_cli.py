@@ -230,10 +230,10 @@ async def test_master_key_says_where_it_is_and_shows_it_on_request(tmp_path: Pat
     assert secret not in out
     code, out = await run_cli(tmp_path, "master-key", "--show")
     assert code == 0 and out.splitlines()[0] == secret
-    env = dict(cli_env(tmp_path), MASTER_API_KEY="pbpm-master-from-env")
+    env = dict(cli_env(tmp_path), MASTER_API_KEY="pbpm-master-from-env-0123456789abcdef")  # >= 32
     code, out = await run_cli(tmp_path, "master-key", env=env)
     assert code == 0 and "MASTER_API_KEY environment variable" in out
-    assert "pbpm-master-from-env" not in out
+    assert "pbpm-master-from-env-0123456789abcdef" not in out
 
 
 async def test_without_a_display_the_app_says_what_to_do_instead_of_aborting(

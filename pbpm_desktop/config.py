@@ -2,70 +2,28 @@
 
 The precedence (environment > `.env` > TOML > defaults) lets a server operator pin anything
 with the environment while the desktop settings dialog owns the TOML file.
+
+Each setting is declared once, below, as a field of `Settings`: its environment variable, type,
+default, bounds and description. pydantic-settings reads the sources (config_sources.py) and
+pydantic validates every value, so a bad one stops start-up with one line naming the variable
+(`configuration error: PBPM_PORT=70000 is not valid: …`). `ENV_NAMES`, `TOML_KEYS`, the Settings
+page's editable fields and README's configuration table (`python -m pbpm_desktop.config
+--markdown`) are all derived from these declarations.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pbpm_desktop.core.goduration import keep_alive_for_ollama
 
 APP_NAME = "pbpm-desktop"
-
-#: environment variable -> Settings attribute
-ENV_NAMES: dict[str, str] = {
-    "OLLAMA_URL": "ollama_url",
-    "ALWAYS_ON_MODELS": "always_on_models",
-    "MASTER_API_KEY": "master_api_key",
-    "PBPM_HOST": "host",
-    "PBPM_PORT": "port",
-    "PBPM_DATA_DIR": "data_dir",
-    "PBPM_DB_URL": "db_url",
-    "VRAM_LIMIT_GB": "vram_limit_gb",
-    "MAX_HEAVY_MODELS": "max_heavy_models",
-    "HEAVY_KEEP_ALIVE": "heavy_keep_alive",
-    "RECONCILE_INTERVAL_S": "reconcile_interval_s",
-    "SWAP_TIMEOUT_S": "swap_timeout_s",
-    "MAX_BODY_MB": "max_body_mb",
-    "UPSTREAM_CONNECT_TIMEOUT_S": "connect_timeout_s",
-    "UPSTREAM_FIRST_BYTE_TIMEOUT_S": "first_byte_timeout_s",
-    "UPSTREAM_IDLE_TIMEOUT_S": "idle_timeout_s",
-    "PBPM_ACCESS_LOG": "access_log",
-    "SHUTDOWN_GRACE_S": "shutdown_grace_s",
-    "PBPM_TLS_CERT": "tls_cert",
-    "PBPM_TLS_KEY": "tls_key",
-    "PBPM_CORS_ORIGINS": "cors_origins",
-    "KEEPALIVE_TIMEOUT_S": "keepalive_timeout_s",
-    "REQUEST_BODY_TIMEOUT_S": "request_body_timeout_s",
-    "CLIENT_WRITE_TIMEOUT_S": "client_write_timeout_s",
-    "MAX_CONNECTIONS_PER_CLIENT": "max_connections_per_client",
-    "MAX_LOADED_MODELS": "max_loaded_models",
-    "MODEL_NUM_CTX": "model_num_ctx",
-    "NUM_PARALLEL": "num_parallel",
-    "MEMORY_SETTLE_S": "memory_settle_s",
-}
-
-#: Ollama's own variables that set a gateway default when the gateway's is unset: the
-#: gateway often runs next to Ollama with the same environment (envconfig/config.go:275-277).
-OLLAMA_FALLBACKS = {
-    "MAX_LOADED_MODELS": "OLLAMA_MAX_LOADED_MODELS",
-    "NUM_PARALLEL": "OLLAMA_NUM_PARALLEL",
-}
-
-#: Settings the TOML file (written by the settings dialog) may hold; never the master key.
-TOML_KEYS = (
-    *tuple(name for name in ENV_NAMES.values() if name != "master_api_key"),
-    "start_minimized",
-    "start_at_login",
-    "language",
-)
 
 
 class ConfigError(ValueError):
@@ -80,53 +38,327 @@ def default_config_file() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the gateway and the app can be configured with (DESIGN.md §2)."""
+def setting(
+    default: Any = None,
+    *,
+    env: str | None,
+    doc: str,
+    shown: str | None = None,
+    page: bool = False,
+    desktop_only: bool = False,
+    toml: bool = True,
+    default_factory: Any = None,
+    repr: bool = True,
+    **bounds: Any,
+) -> Any:
+    """One setting's declaration: everything else (env lookup, TOML, docs, page) reads it.
 
-    ollama_url: str = "http://127.0.0.1:11434"
-    always_on_models: tuple[str, ...] = ()
-    master_api_key: str | None = field(default=None, repr=False)
-    host: str = "0.0.0.0"
-    port: int = 8000
-    data_dir: Path = field(default_factory=default_data_dir)
-    db_url: str | None = None
-    vram_limit_gb: float = 26.0
-    max_heavy_models: int = 1
-    heavy_keep_alive: str = "30m"
-    reconcile_interval_s: float = 10.0
-    swap_timeout_s: float = 300.0
-    max_body_mb: float = 32.0
-    connect_timeout_s: float = 5.0
-    first_byte_timeout_s: float = 600.0
-    idle_timeout_s: float = 300.0
-    access_log: bool = False
-    shutdown_grace_s: float = 30.0
-    #: HTTPS certificate and key (PEM); both or neither (core/tls.py)
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    #: browser origins allowed to call the gateway (`*`, exact, or `chrome-extension://*`)
-    cors_origins: tuple[str, ...] = ()
-    #: idle keep-alive connections, and request heads not complete, are closed after this
-    keepalive_timeout_s: float = 15.0
-    #: a request body must arrive in full within this long (408 otherwise)
-    request_body_timeout_s: float = 60.0
-    #: a client that takes no response bytes for this long is cut (recorded client_closed)
-    client_write_timeout_s: float = 30.0
-    #: open connections one client address may hold (0: no cap)
-    max_connections_per_client: int = 1024
+    env: the environment variable (None: only the TOML file sets it); doc: README's "meaning";
+    shown: README's default when the literal default says too little; page: editable on the
+    Settings page; desktop_only: the gateway does not use it (changing it needs no restart);
+    toml: the TOML file may hold it (never the master key); bounds: pydantic's ge/gt/le.
+    """
+    extra = {"env": env, "shown": shown, "page": page, "desktop_only": desktop_only, "toml": toml}
+    if default_factory is not None:
+        return Field(
+            default_factory=default_factory,
+            description=doc,
+            json_schema_extra=extra,
+            repr=repr,
+            **bounds,
+        )
+    return Field(default, description=doc, json_schema_extra=extra, repr=repr, **bounds)
+
+
+class Settings(BaseSettings):
+    """Everything the gateway and the app can be configured with (DESIGN.md §2).
+
+    Immutable and hashable like the frozen dataclass it replaces; change it with
+    `replace(**changes)` (validated like an environment value). Constructing it directly reads
+    no environment: only `load_settings` adds the environment, `.env` and TOML sources.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", allow_inf_nan=False, validate_default=False
+    )
+
+    ollama_url: str = setting(
+        "http://127.0.0.1:11434",
+        env="OLLAMA_URL",
+        doc="upstream Ollama: `http://` or `https://` with a host",
+        page=True,
+    )
+    always_on_models: tuple[str, ...] = setting(
+        (),
+        env="ALWAYS_ON_MODELS",
+        doc="comma list of light models kept loaded at all times",
+        shown="empty",
+        page=True,
+    )
+    master_api_key: str | None = setting(
+        None,
+        env="MASTER_API_KEY",
+        doc="admin key (at least 32 characters); only creates/manages keys",
+        shown="OS keyring; generated on first start",
+        toml=False,
+        repr=False,
+    )
+    host: str = setting(
+        "0.0.0.0",
+        env="PBPM_HOST",
+        doc="where the gateway listens (LAN by default: every route but `/health` needs a key)",
+        page=True,
+        min_length=1,
+    )
+    port: int = setting(
+        8000, env="PBPM_PORT", doc="listen port, `0` = any free port", page=True, ge=0, le=65535
+    )
+    data_dir: Path = setting(
+        env="PBPM_DATA_DIR",
+        doc="holds `guard.db` (SQLite, WAL) and the master-key file fallback",
+        shown="platform user data dir (`~/.local/share/pbpm-desktop`)",
+        default_factory=default_data_dir,
+    )
+    db_url: str | None = setting(
+        None,
+        env="PBPM_DB_URL",
+        doc="any Tortoise URL, e.g. `postgres://user:password@host:5432/db` (needs the "
+        "`postgres` extra) to share one database between gateways "
+        "([Install](#moving-from-sqlite-to-postgresql))",
+        shown="`sqlite://<data dir>/guard.db`",
+    )
+    vram_limit_gb: float = setting(
+        26.0,
+        env="VRAM_LIMIT_GB",
+        doc="memory budget the gateway may fill with models",
+        page=True,
+        gt=0,
+    )
+    max_heavy_models: int = setting(
+        1, env="MAX_HEAVY_MODELS", doc="on-demand models resident at once", page=True, ge=0
+    )
+    heavy_keep_alive: str = setting(
+        "30m",
+        env="HEAVY_KEEP_ALIVE",
+        doc="how long an idle on-demand model stays loaded: a Go duration (`30m`, `1h30m`, "
+        "`90s`) or whole seconds (`1800`; `-1` = forever); sent to Ollama in a form it accepts",
+        page=True,
+    )
+    reconcile_interval_s: float = setting(
+        10.0,
+        env="RECONCILE_INTERVAL_S",
+        doc="how often the gateway compares its plan with Ollama's `/api/ps`",
+        gt=0,
+    )
+    swap_timeout_s: float = setting(
+        300.0,
+        env="SWAP_TIMEOUT_S",
+        doc="longest a swap may take (draining + unloading) before waiting requests get 503",
+        gt=0,
+    )
+    max_body_mb: float = setting(
+        32.0, env="MAX_BODY_MB", doc="request body limit (413 above it)", gt=0
+    )
+    connect_timeout_s: float = setting(
+        5.0, env="UPSTREAM_CONNECT_TIMEOUT_S", doc="connecting to Ollama", gt=0
+    )
+    first_byte_timeout_s: float = setting(
+        600.0,
+        env="UPSTREAM_FIRST_BYTE_TIMEOUT_S",
+        doc="until Ollama's first byte (covers model loading)",
+        gt=0,
+    )
+    idle_timeout_s: float = setting(
+        300.0,
+        env="UPSTREAM_IDLE_TIMEOUT_S",
+        doc="longest silence between chunks of a response",
+        gt=0,
+    )
+    access_log: bool = setting(
+        False,
+        env="PBPM_ACCESS_LOG",
+        doc="`1` logs every request line (off by default: it costs time on the hot path)",
+        shown="off",
+    )
+    shutdown_grace_s: float = setting(
+        30.0,
+        env="SHUTDOWN_GRACE_S",
+        doc="on Quit/SIGTERM, how long requests still streaming may finish before they are cut",
+        ge=0,
+    )
+    tls_cert: str | None = setting(
+        None,
+        env="PBPM_TLS_CERT",
+        doc="serve HTTPS with this certificate (chain), a PEM file; with `PBPM_TLS_KEY`, "
+        "both or neither (see [TLS](#tls))",
+        shown="empty",
+    )
+    tls_key: str | None = setting(
+        None,
+        env="PBPM_TLS_KEY",
+        doc="the certificate's private key, a PEM file (see [TLS](#tls))",
+        shown="empty",
+    )
+    cors_origins: tuple[str, ...] = setting(
+        (),
+        env="PBPM_CORS_ORIGINS",
+        doc="browser origins allowed to call the gateway: a comma list, `*` wildcards "
+        "(`chrome-extension://*`), or `*` alone; see "
+        "[CORS](#browser-extensions-and-web-pages-cors)",
+        shown="empty (no CORS)",
+    )
+    keepalive_timeout_s: float = setting(
+        15.0,
+        env="KEEPALIVE_TIMEOUT_S",
+        doc="an idle connection, or one whose request head is not complete, is closed after "
+        "this (`0`: aiohttp's default, about an hour)",
+        ge=0,
+    )
+    request_body_timeout_s: float = setting(
+        60.0,
+        env="REQUEST_BODY_TIMEOUT_S",
+        doc="a request body must arrive in full within this (408 and close otherwise; "
+        "`0`: no limit)",
+        ge=0,
+    )
+    client_write_timeout_s: float = setting(
+        30.0,
+        env="CLIENT_WRITE_TIMEOUT_S",
+        doc="a client that takes no response bytes for this long is cut (audited "
+        "`client_closed`; `0`: never)",
+        ge=0,
+    )
+    max_connections_per_client: int = setting(
+        1024,
+        env="MAX_CONNECTIONS_PER_CLIENT",
+        doc="open connections one address may hold (429 above; `0`: no cap)",
+        ge=0,
+    )
     #: Ollama's OLLAMA_MAX_LOADED_MODELS (0 there means 3 per GPU, server/sched.go:86)
-    max_loaded_models: int = 3
-    #: per-model context length, "name=8192,other=32768" (see `num_ctx_for`)
-    model_num_ctx: str = ""
-    #: Ollama's OLLAMA_NUM_PARALLEL (default 1): requests one model serves at once
-    num_parallel: int = 1
-    #: without NVML, how long to let GPU free memory settle after an unload (core/vram_settle)
-    memory_settle_s: float = 1.5
-    start_minimized: bool = False
-    start_at_login: bool = False
-    #: the desktop app's language: "" follows the system locale (LANG), else e.g. "pt_BR"
-    language: str = ""
+    max_loaded_models: int = setting(
+        3,
+        env="MAX_LOADED_MODELS",
+        doc="Ollama's own cap on loaded models; always-on + on-demand stay within it",
+        shown="`OLLAMA_MAX_LOADED_MODELS` if set, else `3`",
+        ge=1,
+    )
+    model_num_ctx: str = setting(
+        "",
+        env="MODEL_NUM_CTX",
+        doc="per-model context length, `qwen2.5:7b=32768,llama3.2:3b=8192`; see "
+        "[Running next to a real Ollama](#running-next-to-a-real-ollama)",
+        shown="empty",
+    )
+    #: Ollama's OLLAMA_NUM_PARALLEL (default 1, envconfig/config.go:275)
+    num_parallel: int = setting(
+        1,
+        env="NUM_PARALLEL",
+        doc="requests Ollama serves per model at once; the rest wait in the gateway (not "
+        "counted against the first-byte deadline)",
+        shown="`OLLAMA_NUM_PARALLEL` if set, else `1`",
+        ge=1,
+    )
+    memory_settle_s: float = setting(
+        1.5,
+        env="MEMORY_SETTLE_S",
+        doc="without NVML: how long to let GPU memory settle after an unload before the next "
+        "load (with NVML the gateway watches free memory instead, up to 5 s)",
+        ge=0,
+    )
+    start_minimized: bool = setting(
+        False, env=None, doc="start minimised to the tray", page=True, desktop_only=True
+    )
+    start_at_login: bool = setting(
+        False, env=None, doc="start the app at login", page=True, desktop_only=True
+    )
+    language: str = setting(
+        "",
+        env=None,
+        doc='the desktop app\'s language: "" follows the system locale (LANG), else e.g. "pt_BR"',
+        page=True,
+        desktop_only=True,
+    )
+
+    # -- validators: the checks that live next to what they protect are reused, not copied --
+
+    @field_validator("always_on_models", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            raw = raw.split(",")
+        if isinstance(raw, list | tuple):
+            return tuple(str(s).strip() for s in raw if str(s).strip())
+        return raw
+
+    @field_validator("db_url", "tls_cert", "tls_key", "master_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, raw: Any) -> Any:
+        return None if raw == "" else raw
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _user_path(cls, raw: Any) -> Any:
+        return Path(raw).expanduser() if isinstance(raw, str | Path) else raw
+
+    @field_validator("ollama_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("write the URL with its scheme and host, e.g. http://127.0.0.1:11434")
+        return value.strip()
+
+    @field_validator("heavy_keep_alive", mode="before")
+    @classmethod
+    def _keep_alive(cls, raw: Any) -> str:
+        text = str(raw).strip()
+        try:
+            keep_alive_for_ollama(text)
+        except ValueError as exc:
+            raise ConfigError(f"HEAVY_KEEP_ALIVE: {exc}; fix or unset it") from None
+        return text
+
+    @field_validator("model_num_ctx", mode="before")
+    @classmethod
+    def _num_ctx(cls, raw: Any) -> str:
+        parse_num_ctx(str(raw))
+        return str(raw).strip()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value:
+            from pbpm_desktop.core.api.cors import CorsPolicy  # imports this module
+
+            CorsPolicy(value)  # raises ConfigError naming PBPM_CORS_ORIGINS
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Direct construction is init-only; `load_settings` adds its sources for one build."""
+        from pbpm_desktop.config_sources import active_sources
+
+        return (init_settings, *active_sources())
+
+    def __init__(self, **values: Any) -> None:
+        """Validate; a bad value is one ConfigError line naming its variable and its source."""
+        from pbpm_desktop.config_sources import active_origin, describe_errors
+
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(describe_errors(exc, active_origin())) from None
+
+    # -- derived values ---------------------------------------------------------------------
 
     @property
     def database_url(self) -> str:
@@ -150,9 +382,14 @@ class Settings:
         """MODEL_NUM_CTX as {model name: context length} (names as configured)."""
         return parse_num_ctx(self.model_num_ctx)
 
-    def with_overrides(self, **changes: Any) -> Settings:
-        """A copy with some fields changed, each coerced like an environment value."""
-        return replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, each validated like an environment value."""
+        return Settings(**{**self._own_values(), **changes})
+
+    with_overrides = replace
+
+    def _own_values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The user-editable part, in TOML-friendly types (for the settings dialog)."""
@@ -169,36 +406,33 @@ class Settings:
         return out
 
 
-_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+def _extra(name: str) -> dict[str, Any]:
+    extra = Settings.model_fields[name].json_schema_extra
+    assert isinstance(extra, dict)
+    return extra
 
 
-def _coerce(name: str, raw: Any) -> Any:
-    """Turn an environment/TOML value into the attribute's type, or explain what is wrong."""
-    kind = _FIELD_TYPES[name]
-    env_name = next((k for k, v in ENV_NAMES.items() if v == name), name)
-    try:
-        if kind == "tuple[str, ...]":
-            items = raw.split(",") if isinstance(raw, str) else list(raw)
-            return tuple(s.strip() for s in items if str(s).strip())
-        if name in _VALIDATORS:
-            return _VALIDATORS[name](raw)
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "bool":
-            if isinstance(raw, bool):
-                return raw
-            return str(raw).strip().lower() in {"1", "true", "yes", "on"}
-        if kind == "Path":
-            return Path(raw).expanduser()
-        if kind == "str | None":
-            return str(raw) if raw not in (None, "") else None
-        return str(raw)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{env_name}={raw!r} is not a valid {kind}; fix or unset it") from exc
+#: environment variable -> Settings attribute
+ENV_NAMES: dict[str, str] = {
+    _extra(name)["env"]: name for name in Settings.model_fields if _extra(name)["env"]
+}
+#: Settings attribute -> environment variable
+VARIABLE_OF: dict[str, str] = {attr: env for env, attr in ENV_NAMES.items()}
+
+#: Ollama's own variables that set a gateway default when the gateway's is unset: the
+#: gateway often runs next to Ollama with the same environment (envconfig/config.go:275-277).
+OLLAMA_FALLBACKS = {
+    "MAX_LOADED_MODELS": "OLLAMA_MAX_LOADED_MODELS",
+    "NUM_PARALLEL": "OLLAMA_NUM_PARALLEL",
+}
+
+#: Settings the TOML file (written by the settings dialog) may hold; never the master key.
+TOML_KEYS: tuple[str, ...] = tuple(n for n in Settings.model_fields if _extra(n)["toml"])
+#: what the Settings page edits, and which of those the gateway does not use
+PAGE_SETTINGS: tuple[str, ...] = tuple(n for n in Settings.model_fields if _extra(n)["page"])
+DESKTOP_ONLY: frozenset[str] = frozenset(
+    n for n in Settings.model_fields if _extra(n)["desktop_only"]
+)
 
 
 def parse_num_ctx(raw: str) -> dict[str, int]:
@@ -222,102 +456,31 @@ def parse_num_ctx(raw: str) -> dict[str, int]:
     return out
 
 
-def _keep_alive(raw: Any) -> str:
-    text = str(raw).strip()
-    try:
-        keep_alive_for_ollama(text)
-    except ValueError as exc:
-        raise ConfigError(f"HEAVY_KEEP_ALIVE: {exc}; fix or unset it") from None
-    return text
-
-
-def _num_ctx(raw: Any) -> str:
-    parse_num_ctx(str(raw))
-    return str(raw).strip()
-
-
-def _at_least_one(env_name: str) -> Callable[[Any], int]:
-    def check(raw: Any) -> int:
-        try:
-            number = int(raw)
-        except (TypeError, ValueError):
-            number = 0
-        if number < 1:
-            raise ConfigError(f"{env_name}={raw!r} must be a whole number of 1 or more")
-        return number
-
-    return check
-
-
-#: settings whose values need more than a type check (DESIGN.md §3: one clear line at start-up)
-_VALIDATORS: dict[str, Callable[[Any], Any]] = {
-    "heavy_keep_alive": _keep_alive,
-    "model_num_ctx": _num_ctx,
-    "max_loaded_models": _at_least_one("MAX_LOADED_MODELS"),
-    "num_parallel": _at_least_one("NUM_PARALLEL"),
-}
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    """A minimal `.env` reader: KEY=VALUE lines, `#` comments, optional quotes, `export ` prefix."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key.strip()] = value
-    return values
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or delete it") from exc
-    return {k: v for k, v in data.items() if k in TOML_KEYS}
-
-
 def load_settings(
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
     dotenv_path: Path | None = None,
     config_file: Path | None = None,
 ) -> Settings:
-    """Build Settings from TOML < `.env` < environment (later wins)."""
-    environ = dict(os.environ if environ is None else environ)
-    dotenv = read_dotenv(dotenv_path or Path.cwd() / ".env")
-    toml_path = config_file or Path(
-        environ.get("PBPM_CONFIG_FILE") or dotenv.get("PBPM_CONFIG_FILE") or default_config_file()
-    )
-    values: dict[str, Any] = dict(read_toml(toml_path))
-    for source in (dotenv, environ):
-        for env_name, ollama_name in OLLAMA_FALLBACKS.items():
-            if source.get(ollama_name, "") not in ("", "0"):
-                values[ENV_NAMES[env_name]] = source[ollama_name]
-    for source in (dotenv, environ):
-        for env_name, attr in ENV_NAMES.items():
-            if env_name in source and source[env_name] != "":
-                values[attr] = source[env_name]
-    return Settings().with_overrides(**values)
+    """Build Settings from TOML < `.env` < environment (later wins); ConfigError if bad."""
+    from pbpm_desktop.config_sources import load
+
+    return load(environ, dotenv_path, config_file)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The settings a TOML file holds (known keys only); ConfigError if it is not TOML."""
+    from pbpm_desktop.config_sources import read_toml as read
+
+    return read(path)
 
 
 def pinned_by_environment(
-    environ: dict[str, str] | None = None, dotenv: Path | None = None
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
 ) -> dict[str, str]:
     """Settings attribute -> the environment variable that fixes it (environment and .env win)."""
-    environ = dict(os.environ if environ is None else environ)
-    values = {**read_dotenv(dotenv or Path.cwd() / ".env"), **environ}
-    return {attr: name for name, attr in ENV_NAMES.items() if values.get(name, "") != ""}
+    from pbpm_desktop.config_sources import pinned
+
+    return pinned(environ, dotenv)
 
 
 def write_user_config(
@@ -328,27 +491,21 @@ def write_user_config(
     Attributes in `skip` (those pinned by environment variables) keep what the file had, so a
     value that only came from the environment never becomes a saved preference.
     """
+    import tomli_w
+
     path = config_file or default_config_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     skip = set(skip)
     previous = read_toml(path) if skip else {}
     values = {k: v for k, v in settings.to_toml_dict().items() if k not in skip}
     values.update({k: v for k, v in previous.items() if k in skip})
-    lines = []
-    for key, value in values.items():
-        lines.append(f"{key} = {_toml_value(value)}")
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.write_text(tomli_w.dumps(values), encoding="utf-8")
     tmp.replace(path)
     return path
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+if __name__ == "__main__":
+    from pbpm_desktop.config_doc import main
+
+    main()

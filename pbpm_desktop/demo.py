@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,8 +44,7 @@ class DemoBackend:
     async def start(self) -> Settings:
         """Start the simulator; return the settings the demo gateway runs with."""
         url = await self.simulator.start()
-        return replace(
-            demo_settings(self.base_settings),
+        return demo_settings(self.base_settings).replace(
             ollama_url=url,
             always_on_models=DEMO_ALWAYS_ON,
             vram_limit_gb=24.0,
@@ -109,7 +107,7 @@ def _demo_request(model: str, dice: float) -> tuple[str, dict[str, Any]]:
 
 def demo_settings(base: Settings) -> Settings:
     """`base` pointed at the demo's own data: `keys --demo`/`usage --demo` use the same."""
-    return replace(base, data_dir=base.data_dir / "demo", db_url=None)
+    return base.replace(data_dir=base.data_dir / "demo", db_url=None)
 
 
 def announce_demo_key(settings: Settings, url: str, secret: str) -> None:

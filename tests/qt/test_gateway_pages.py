@@ -97,7 +97,8 @@ def test_issue_and_revoke_a_key_through_the_ui(qtbot, ctx, gateway: Gateway):
 def admin_keys(gateway: Gateway) -> list[dict]:
     """GET /admin/keys with the master key, as an admin script would."""
     request = urllib.request.Request(
-        f"{gateway.url}/admin/keys", headers={"Authorization": "Bearer test-master-key-for-the-qt-tests-0123"}
+        f"{gateway.url}/admin/keys",
+        headers={"Authorization": "Bearer test-master-key-for-the-qt-tests-0123"},
     )
     with urllib.request.urlopen(request, timeout=10) as resp:
         return json.loads(resp.read())["keys"]

@@ -7,7 +7,6 @@ pinned by environment variables (which win over the file) are shown but not edit
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from pbpm_desktop.config import (
+    DESKTOP_ONLY,
+    PAGE_SETTINGS,
     ConfigError,
     Settings,
     default_config_file,
@@ -47,11 +48,16 @@ from pbpm_desktop.qt.formatting import human_bytes
 from pbpm_desktop.qt.i18n import LANGUAGES, ui_locale
 from pbpm_desktop.qt.pages.base import Page
 
-#: options the gateway does not use: changing them needs no restart
-DESKTOP_ONLY = frozenset({"start_minimized", "start_at_login", "language"})
 #: what may be typed: a Go duration (30m, 1h30m, 1.5h) or whole seconds (1800, 0, -1); the
 #: exact check on apply is core.goduration.keep_alive_for_ollama, the one start-up uses
 KEEP_ALIVE_RE = r"[+-]?(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)"
+#: editors whose attribute is not the setting's name (the rest are named after the setting)
+EDITOR_ATTRS = {
+    "always_on_models": "always_on",
+    "vram_limit_gb": "vram_limit",
+    "max_heavy_models": "max_heavy",
+    "heavy_keep_alive": "keep_alive",
+}
 
 
 pinned_settings = pinned_by_environment
@@ -59,9 +65,9 @@ pinned_settings = pinned_by_environment
 
 def gateway_changed(old: Settings, new: Settings) -> bool:
     return any(
-        getattr(old, f.name) != getattr(new, f.name)
-        for f in fields(Settings)
-        if f.name not in DESKTOP_ONLY
+        getattr(old, name) != getattr(new, name)
+        for name in Settings.model_fields
+        if name not in DESKTOP_ONLY
     )
 
 
@@ -197,17 +203,9 @@ class SettingsPage(Page):
         self.layout_.addLayout(buttons)
         self.layout_.addStretch(1)
 
+        #: setting -> its editor, for the settings config.py declares `page=True`
         self.widgets: dict[str, QWidget] = {
-            "ollama_url": self.ollama_url,
-            "host": self.host,
-            "port": self.port,
-            "always_on_models": self.always_on,
-            "vram_limit_gb": self.vram_limit,
-            "max_heavy_models": self.max_heavy,
-            "heavy_keep_alive": self.keep_alive,
-            "start_minimized": self.start_minimized,
-            "start_at_login": self.start_at_login,
-            "language": self.language,
+            name: getattr(self, EDITOR_ATTRS.get(name, name)) for name in PAGE_SETTINGS
         }
         for attr, env_name in self.pinned.items():
             widget = self.widgets.get(attr)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from pbpm_desktop.qt.fit import never_fits_now
 from pbpm_desktop.qt.formatting import human_bytes
 from pbpm_desktop.qt.icons import app_icon, icon, tray_icon
 from pbpm_desktop.qt.model_ops import PRELOAD
@@ -156,6 +157,7 @@ class TrayMenu(QObject):
             always_on = model.get("category") == "always_on"
             pending = self.state.pending.get(name)
             size = human_bytes(model.get("size"))
+            too_big = None if loaded or always_on else never_fits_now(name, self.state.vram)
             if pending:
                 text = (
                     self.tr("Loading {name}…")
@@ -168,12 +170,18 @@ class TrayMenu(QObject):
                 )
             elif loaded:
                 text = self.tr("Unload {name} ({size})").format(name=name, size=size)
+            elif too_big:
+                text = self.tr("{name} ({size}) can never fit the VRAM budget").format(
+                    name=name, size=size
+                )
             else:
                 text = self.tr("Preload {name} ({size})").format(name=name, size=size)
             action = self.models_menu.addAction(text)
             action.setCheckable(True)
             action.setChecked(loaded)
-            action.setEnabled(serving and not pending and not always_on)
+            action.setEnabled(serving and not pending and not always_on and not too_big)
+            if too_big:
+                action.setToolTip(too_big)  # the sizes, and what to change in Settings
             action.setData(name)
             if loaded:
                 action.triggered.connect(lambda _=False, n=name: self.actions.unload(n))

@@ -965,7 +965,7 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     <name>SettingsPage</name>
     <message>
         <source>Settings</source>
-        <extracomment>options the gateway does not use: changing them needs no restart what may be typed: a Go duration (30m, 1h30m, 1.5h) or whole seconds (1800, 0, -1); the exact check on apply is core.goduration.keep_alive_for_ollama, the one start-up uses</extracomment>
+        <extracomment>what may be typed: a Go duration (30m, 1h30m, 1.5h) or whole seconds (1800, 0, -1); the exact check on apply is core.goduration.keep_alive_for_ollama, the one start-up uses editors whose attribute is not the setting&apos;s name (the rest are named after the setting)</extracomment>
         <translation>Configurações</translation>
     </message>
     <message>
@@ -1070,6 +1070,7 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     </message>
     <message>
         <source>Set by the environment variable {name}; unset it to edit here.</source>
+        <extracomment>setting -&gt; its editor, for the settings config.py declares `page=True`</extracomment>
         <translation>Definido pela variável de ambiente {name}; remova-a para editar aqui.</translation>
     </message>
     <message>
@@ -1218,6 +1219,10 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     <message>
         <source>Unload {name} ({size})</source>
         <translation>Descarregar {name} ({size})</translation>
+    </message>
+    <message>
+        <source>{name} ({size}) can never fit the VRAM budget</source>
+        <translation>{name} ({size}) nunca cabe no orçamento de VRAM</translation>
     </message>
     <message>
         <source>Preload {name} ({size})</source>

@@ -139,3 +139,18 @@ def test_tray_icon_and_tooltip_show_health(qtbot):
         icon = tray_icon(health)
         assert isinstance(icon, QIcon) and not icon.isNull()
         assert not icon.pixmap(22, 22).isNull()
+
+
+def test_a_model_that_can_never_fit_is_not_offered_for_preload(qtbot):
+    state, actions = AppState(), Actions()
+    state.set_gateway("serving", ["http://127.0.0.1:8000"])
+    # a 12 GB budget: the 19 GB model can never load next to the 2 GB always-on one
+    state.set_vram(snapshot({"llama3.2:3b": 2 * GIB}, budget_limit_bytes=12 * GIB))
+    tray = TrayMenu(state, actions)
+    open_models(tray)
+    big = tray.model_actions["qwen2.5-coder:32b"]
+    assert "can never fit" in big.text() and not big.isEnabled()
+    assert "19" in big.toolTip()  # the sizes say why
+    assert tray.model_actions["qwen2.5:7b"].isEnabled()  # 5 GB fits
+    big.trigger()
+    assert actions.calls == []

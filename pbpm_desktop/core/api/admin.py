@@ -11,7 +11,8 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.api.context import context_of
 from pbpm_desktop.core.api.errors import ApiError
 from pbpm_desktop.core.api.proxy import parse_json_body
-from pbpm_desktop.core.keys import MAX_DB_INT, POLICY_FIELDS, KeyInfo, KeyService
+from pbpm_desktop.core.key_rows import keys_with_usage
+from pbpm_desktop.core.keys import MAX_DB_INT, POLICY_FIELDS
 from pbpm_desktop.core.store import queries
 from pbpm_desktop.core.timeutil import parse_utc
 
@@ -64,25 +65,6 @@ async def list_keys(request: web.Request) -> web.Response:
     ctx = context_of(request)
     await ctx.audit.flush()  # include what is still in the batch
     return web.json_response({"keys": await keys_with_usage(ctx.keys)})
-
-
-async def keys_with_usage(keys: KeyService) -> list[dict[str, Any]]:
-    """Key table rows: the key's fields plus its usage totals and last use."""
-    infos: list[KeyInfo] = await keys.list()
-    with keys.db.bound():
-        totals = {row["key_id"]: row for row in await queries.usage_totals("key")}
-    out = []
-    for info in infos:
-        usage = totals.get(info.id, {})
-        out.append(
-            {
-                **info.to_dict(),
-                "requests": usage.get("requests", 0),
-                "tokens_used": usage.get("total_tokens", 0),
-                "last_used": usage.get("last_used"),
-            }
-        )
-    return out
 
 
 async def revoke_key(request: web.Request) -> web.Response:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import socket
 import ssl
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -38,7 +37,7 @@ from pbpm_desktop.core.contracts import (
     VramSnapshot,
 )
 from pbpm_desktop.core.events import EventBus
-from pbpm_desktop.core.exposure import ExposureReport, check_ollama_exposure
+from pbpm_desktop.core.exposure import ExposureReport, check_ollama_exposure, lan_address
 from pbpm_desktop.core.key_rows import keys_with_usage
 from pbpm_desktop.core.keys import KeyService
 from pbpm_desktop.core.metrics import GatewayMetrics
@@ -289,14 +288,15 @@ class GatewayService:
     async def usage_totals(self, group_by: str, **filters: Any) -> list[UsageTotalRow]:
         await self._flush_audit()
         with self._db().bound():
-            return await queries.usage_totals(group_by, **filters)
+            # the store's rows are plain dicts of exactly these columns (core/store/queries.py)
+            return cast(list[UsageTotalRow], await queries.usage_totals(group_by, **filters))
 
     async def usage_series(
         self, since: datetime, bucket: str = "hour", **filters: Any
     ) -> list[UsageBucket]:
         await self._flush_audit()
         with self._db().bound():
-            return await queries.usage_series(since, bucket, **filters)
+            return cast(list[UsageBucket], await queries.usage_series(since, bucket, **filters))
 
     async def today(self) -> dict[str, int]:
         """Requests and tokens since 00:00 UTC (the Overview page's counters)."""
@@ -423,17 +423,6 @@ def _freeze_startup_objects() -> None:
     _frozen = True
     gc.collect()
     gc.freeze()
-
-
-def lan_address() -> str | None:
-    """This machine's LAN address (no packet is sent: connecting a UDP socket only routes)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere, nothing is sent
-            address = s.getsockname()[0]
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
 
 
 def since_range(label: str) -> datetime:

@@ -230,7 +230,7 @@ async def test_master_key_says_where_it_is_and_shows_it_on_request(tmp_path: Pat
     assert secret not in out
     code, out = await run_cli(tmp_path, "master-key", "--show")
     assert code == 0 and out.splitlines()[0] == secret
-    env = dict(cli_env(tmp_path), MASTER_API_KEY="pbpm-master-from-env")
+    env = dict(cli_env(tmp_path), MASTER_API_KEY="pbpm-master-from-env-0123456789abcdef")
     code, out = await run_cli(tmp_path, "master-key", env=env)
     assert code == 0 and "MASTER_API_KEY environment variable" in out
     assert "pbpm-master-from-env" not in out

@@ -133,10 +133,11 @@ class Bridge(QObject):
         return await asyncio.wrap_future(future, loop=asyncio.get_running_loop())
 
     def call_blocking(
-        self, fn: Callable[..., Any], *args: Any, timeout: float = 30.0, **kwargs: Any
-    ) -> Any:
+        self, fn: Callable[..., Awaitable[T]] | Callable[..., T], *args: Any, timeout: float = 30.0
+    ) -> T:
         """Synchronous variant for shutdown paths where the Qt loop no longer runs."""
-        return self.loop_thread.submit(_invoke(fn, args, kwargs)).result(timeout)
+        result: T = self.loop_thread.submit(_invoke(fn, args, {})).result(timeout)
+        return result
 
     # -- events out -------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ One query for two callers, GET /admin/keys (core/api/admin.py) and the desktop K
 
 from __future__ import annotations
 
+from typing import cast
+
 from pbpm_desktop.core.contracts import KeyRow
 from pbpm_desktop.core.keys import KeyInfo, KeyService
 from pbpm_desktop.core.store import queries
@@ -25,5 +27,5 @@ async def keys_with_usage(keys: KeyService) -> list[KeyRow]:
             "tokens_used": usage.get("total_tokens", 0),
             "last_used": usage.get("last_used"),
         }
-        out.append(row)  # type: ignore[arg-type]  # KeyInfo.to_dict() has KeyRow's key fields
+        out.append(cast(KeyRow, row))  # KeyInfo.to_dict() gives KeyRow's key fields
     return out

@@ -305,11 +305,12 @@ class AppController(QObject):
         self.tasks.cancel_all()  # in-flight UI calls (a refresh, the demo seeding) go first
         self.state.set_gateway(STOPPING)
         if self.bridge is not None:
-            try:
-                await asyncio.wait_for(self.bridge.call(self.service.stop), STOP_TIMEOUT_S)
-            except Exception:
-                log.exception("the gateway did not stop cleanly")
-                self.exit_code = 1
+            if self.service is not None:  # None: the demo backend failed before it was built
+                try:
+                    await asyncio.wait_for(self.bridge.call(self.service.stop), STOP_TIMEOUT_S)
+                except Exception:
+                    log.exception("the gateway did not stop cleanly")
+                    self.exit_code = 1
             if self.demo_backend is not None:
                 try:
                     await self.bridge.call(self.demo_backend.stop)
@@ -325,7 +326,8 @@ class AppController(QObject):
         self.poll_timer.stop()
         if self.bridge is not None and self.loop_thread.running:
             try:
-                self.bridge.call_blocking(self.service.stop, timeout=STOP_TIMEOUT_S)
+                if self.service is not None:
+                    self.bridge.call_blocking(self.service.stop, timeout=STOP_TIMEOUT_S)
                 if self.demo_backend is not None:
                     self.bridge.call_blocking(self.demo_backend.stop, timeout=10)
             except Exception:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pbpm_desktop import __version__
 from pbpm_desktop.config import ConfigError, Settings, load_settings
+from pbpm_desktop.core.announce import announce, announce_master_key
 
 log = logging.getLogger("pbpm_desktop")
 
@@ -185,24 +186,6 @@ async def _serve(settings: Settings, *, demo: bool) -> None:
         await service.stop()
         if demo_backend is not None:
             await demo_backend.stop()
-
-
-def announce(service: Any) -> None:
-    """Print where the gateway listens and, on first start only, where the master key is."""
-    print(f"PBPM Desktop gateway listening on {' and '.join(service.urls())}", flush=True)
-    print(f"upstream Ollama: {service.settings.ollama_url}", flush=True)
-    announce_master_key(service.master)
-
-
-def announce_master_key(master: Any) -> None:
-    """On the start that generated it, say where the master key is (never the key itself)."""
-    if master.created:
-        # stderr: `--json` output on stdout stays machine-readable
-        print(
-            f"a new master key was generated and stored in the {master.describe()}", file=sys.stderr
-        )
-        if master.source == "file":
-            print(f"  read it with: cat {master.location}", file=sys.stderr)
 
 
 async def _with_storage(settings: Settings) -> Any:

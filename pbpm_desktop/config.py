@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, JsonValue, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pbpm_desktop.core.goduration import keep_alive_for_ollama
@@ -58,7 +58,13 @@ def setting(
     Settings page; desktop_only: the gateway does not use it (changing it needs no restart);
     toml: the TOML file may hold it (never the master key); bounds: pydantic's ge/gt/le.
     """
-    extra = {"env": env, "shown": shown, "page": page, "desktop_only": desktop_only, "toml": toml}
+    extra: dict[str, JsonValue] = {
+        "env": env,
+        "shown": shown,
+        "page": page,
+        "desktop_only": desktop_only,
+        "toml": toml,
+    }
     if default_factory is not None:
         return Field(
             default_factory=default_factory,

@@ -11,12 +11,15 @@ import contextlib
 import logging
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from pbpm_desktop.config import Settings
 from pbpm_desktop.simulator import OllamaSimulator, SimBehaviour, demo_models
+
+if TYPE_CHECKING:
+    from pbpm_desktop.core.service import GatewayService
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class DemoBackend:
             max_heavy_models=1,
         )
 
-    async def attach(self, service: Any) -> None:
+    async def attach(self, service: GatewayService) -> None:
         """Give the running demo gateway a client key, a week of history and live traffic.
 
         Called again after the gateway restarts (new settings): the old traffic stops first.
@@ -125,7 +128,7 @@ def announce_demo_key(settings: Settings, url: str, secret: str) -> None:
     )
 
 
-async def seed_history(service: Any, key_id: int, prefix: str) -> int:
+async def seed_history(service: GatewayService, key_id: int, prefix: str) -> int:
     """Write a week of plausible past usage so the charts have something to show."""
     from pbpm_desktop.core.store.models import UsageRecord
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian/Ubuntu machine (Python 3.11+) to a running app or a test run.
 #   bash scripts/bootstrap.sh demo     install, then launch the desktop app against the simulator
-#   bash scripts/bootstrap.sh test     install with dev extras, then run ruff and the test suite
+#   bash scripts/bootstrap.sh test     install with dev extras, then ruff, lint-imports, mypy, tests
 #   bash scripts/bootstrap.sh serve    install the headless gateway only, then run it
 # Re-running is cheap: installed pieces are kept.
 set -euo pipefail
@@ -56,6 +56,8 @@ case "$mode" in
     make_venv dev
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
+    .venv/bin/lint-imports  # the architecture's import contracts (pyproject [tool.importlinter])
+    .venv/bin/mypy  # the core's types (pyproject [tool.mypy])
     # Two processes: the Qt tests apart from the rest. pytest-qt pumps Qt's event queue after
     # every test once a QApplication exists; Qt objects the UI tests leave to Python's garbage
     # (and to gateway threads) then crashed unrelated tests later in the same process.

@@ -11,20 +11,22 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from pbpm_desktop.core.contracts import EventName
+
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[str, Any], None]
+Subscriber = Callable[[EventName, Any], None]
 
-#: event names, so publishers and subscribers agree
-VRAM_STATE = "vram.state"  # payload: VramManager.snapshot() dict
-REQUEST_DONE = "request.done"  # payload: audit.AuditEntry (call .to_dict())
-KEYS_CHANGED = "keys.changed"  # payload: {"id": key id, "action": "created"|"revoked"|"updated"}
-GATEWAY_STATE = "gateway.state"  # payload: {"state": "serving"|"stopped", "url": ...}
-OLLAMA_STATE = "ollama.state"  # payload: {"up": bool, "version": str|None, "url": ...}
-PAUSE_STATE = "gateway.pause"  # payload: PauseController.status() dict
-AUTH_FAILED = "auth.failed"  # payload: {"reason": "missing"|"invalid"|…, "client": address}
-EXPOSURE = "ollama.exposure"  # payload: exposure.ExposureReport.to_dict()
-SWAP = "vram.swap"  # payload: {"phase": "unloading"|"loading"|"loaded"|"failed", "model": ...}
+#: event names, so publishers and subscribers agree (payload shapes: core/contracts.py)
+VRAM_STATE = EventName.VRAM_STATE
+REQUEST_DONE = EventName.REQUEST_DONE
+KEYS_CHANGED = EventName.KEYS_CHANGED
+GATEWAY_STATE = EventName.GATEWAY_STATE
+OLLAMA_STATE = EventName.OLLAMA_STATE
+PAUSE_STATE = EventName.PAUSE_STATE
+AUTH_FAILED = EventName.AUTH_FAILED
+EXPOSURE = EventName.EXPOSURE
+SWAP = EventName.SWAP
 
 
 class EventBus:
@@ -36,7 +38,7 @@ class EventBus:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
-    def publish(self, name: str, payload: Any = None) -> None:
+    def publish(self, name: EventName, payload: Any = None) -> None:
         for callback in tuple(self._subscribers):
             try:
                 callback(name, payload)

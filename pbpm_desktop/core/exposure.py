@@ -102,7 +102,6 @@ def local_addresses() -> list[str]:
     override = os.environ.get(ADDRESSES_ENV)
     if override is not None:
         return [a.strip() for a in override.split(",") if a.strip()]
-    from pbpm_desktop.core.service import lan_address  # late: service imports this module
 
     found: list[str] = []
     primary = lan_address()
@@ -142,3 +141,14 @@ def _is_loopback(host: str) -> bool:
 
 def _host(address: str) -> str:
     return f"[{address}]" if ":" in address else address
+
+
+def lan_address() -> str | None:
+    """This machine's LAN address (no packet is sent: connecting a UDP socket only routes)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere, nothing is sent
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address

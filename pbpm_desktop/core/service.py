@@ -10,17 +10,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import socket
 import ssl
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
 from pbpm_desktop.config import Settings
 from pbpm_desktop.core import events as ev
-from pbpm_desktop.core.api.admin import check_models, keys_with_usage
 from pbpm_desktop.core.api.app import create_app
 from pbpm_desktop.core.api.context import GatewayContext
 from pbpm_desktop.core.api.server import (
@@ -30,8 +28,17 @@ from pbpm_desktop.core.api.server import (
     raise_fd_limit,
 )
 from pbpm_desktop.core.audit import AuditWriter
+from pbpm_desktop.core.contracts import (
+    GatewayState,
+    KeyRow,
+    OllamaStatus,
+    UsageBucket,
+    UsageTotalRow,
+    VramSnapshot,
+)
 from pbpm_desktop.core.events import EventBus
-from pbpm_desktop.core.exposure import ExposureReport, check_ollama_exposure
+from pbpm_desktop.core.exposure import ExposureReport, check_ollama_exposure, lan_address
+from pbpm_desktop.core.key_rows import check_models, keys_with_usage
 from pbpm_desktop.core.keys import KeyService
 from pbpm_desktop.core.metrics import GatewayMetrics
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError
@@ -62,7 +69,7 @@ class GatewayService:
         self.settings = settings
         self.events = events or EventBus()
         self.master = master_key
-        self.state = "stopped"
+        self.state = GatewayState.STOPPED
         self.port: int | None = None
         self.ollama_up: bool | None = None
         self.ollama_version: str | None = None
@@ -125,7 +132,7 @@ class GatewayService:
         await self._start_http(ssl_context)
         self._monitor = asyncio.create_task(self._watch_ollama(), name="ollama-monitor")
         self._exposure_task = asyncio.create_task(self._warn_exposure(), name="exposure-check")
-        self.state = "serving"
+        self.state = GatewayState.SERVING
         self.events.publish(ev.GATEWAY_STATE, {"state": self.state, "url": self.url})
 
     async def _start_http(self, ssl_context: ssl.SSLContext | None = None) -> None:
@@ -189,9 +196,9 @@ class GatewayService:
         if self.db is not None:
             await self.db.close()
             self.db = None
-        if self.state != "stopped":
-            self.state = "stopped"
-            self.events.publish(ev.GATEWAY_STATE, {"state": "stopped", "url": None})
+        if self.state != GatewayState.STOPPED:
+            self.state = GatewayState.STOPPED
+            self.events.publish(ev.GATEWAY_STATE, {"state": self.state, "url": None})
 
     async def restart(self, settings: Settings | None = None) -> None:
         """Apply new settings by restarting the gateway (a few hundred ms; no data lost)."""
@@ -204,7 +211,7 @@ class GatewayService:
 
     @property
     def url(self) -> str | None:
-        if self.port is None or (self.state == "stopped" and self._runner is None):
+        if self.port is None or (self.state == GatewayState.STOPPED and self._runner is None):
             return None
         host = self.settings.host
         if host in ("0.0.0.0", "::", ""):
@@ -228,7 +235,7 @@ class GatewayService:
 
     # --- Ollama status ------------------------------------------------------------------------
 
-    async def check_ollama(self) -> dict[str, Any]:
+    async def check_ollama(self) -> OllamaStatus:
         assert self.context is not None
         try:
             version = await self.context.ollama.version()
@@ -240,7 +247,7 @@ class GatewayService:
             self.events.publish(ev.OLLAMA_STATE, self.ollama_status())
         return self.ollama_status()
 
-    def ollama_status(self) -> dict[str, Any]:
+    def ollama_status(self) -> OllamaStatus:
         return {
             "up": self.ollama_up,
             "version": self.ollama_version,
@@ -281,7 +288,7 @@ class GatewayService:
         if self.context is not None:
             await check_models(self.context.vram, policy)
 
-    async def list_keys(self) -> list[dict[str, Any]]:
+    async def list_keys(self) -> list[KeyRow]:
         await self._flush_audit()
         return await keys_with_usage(self._keys())
 
@@ -290,17 +297,18 @@ class GatewayService:
         with self._db().bound():
             return await queries.usage_records(limit=limit, **filters)
 
-    async def usage_totals(self, group_by: str, **filters: Any) -> list[dict[str, Any]]:
+    async def usage_totals(self, group_by: str, **filters: Any) -> list[UsageTotalRow]:
         await self._flush_audit()
         with self._db().bound():
-            return await queries.usage_totals(group_by, **filters)
+            # the store's rows are plain dicts of exactly these columns (core/store/queries.py)
+            return cast(list[UsageTotalRow], await queries.usage_totals(group_by, **filters))
 
     async def usage_series(
         self, since: datetime, bucket: str = "hour", **filters: Any
-    ) -> list[dict[str, Any]]:
+    ) -> list[UsageBucket]:
         await self._flush_audit()
         with self._db().bound():
-            return await queries.usage_series(since, bucket, **filters)
+            return cast(list[UsageBucket], await queries.usage_series(since, bucket, **filters))
 
     async def today(self) -> dict[str, int]:
         """Requests and tokens since 00:00 UTC (the Overview page's counters)."""
@@ -320,7 +328,11 @@ class GatewayService:
         return await vram.unload(await vram.resolve(model))
 
     def vram_snapshot(self) -> dict[str, Any]:
+        """The JSON shape of `vram_state()` (CLI, tests, /admin/status)."""
         return self._ctx().vram.snapshot()
+
+    def vram_state(self) -> VramSnapshot:
+        return self._ctx().vram.state()
 
     # --- pause, exposure, metrics (issue 13) ------------------------------------------------
 
@@ -423,17 +435,6 @@ def _freeze_startup_objects() -> None:
     _frozen = True
     gc.collect()
     gc.freeze()
-
-
-def lan_address() -> str | None:
-    """This machine's LAN address (no packet is sent: connecting a UDP socket only routes)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere, nothing is sent
-            address = s.getsockname()[0]
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
 
 
 def since_range(label: str) -> datetime:

@@ -27,6 +27,7 @@ from typing import Any
 
 from pbpm_desktop.config import Settings
 from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.contracts import ResidentModel, VramSnapshot
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.num_ctx import NumCtxPolicy, modelfile_num_ctx
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, OllamaUnreachable
@@ -422,8 +423,12 @@ class VramManager:
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-serialisable state for the dashboard and the VRAM_STATE event."""
+        return self.state().to_dict()
+
+    def state(self) -> VramSnapshot:
+        """The typed snapshot (core/contracts.py); `snapshot()` is its JSON shape."""
         ledger = self._ledger
-        resident = [
+        resident: list[ResidentModel] = [
             {
                 "name": r.name,
                 "category": self.category(r.name),
@@ -437,26 +442,26 @@ class VramManager:
             }
             for r in sorted(ledger.resident.values(), key=lambda r: r.name)
         ]
-        return {
-            "installed": self.available_models(),
-            "resident": resident,
-            "in_flight": dict(ledger.in_flight),
-            "waiting": self._scheduler.waiting(),
-            "queued": self.parallel.queued(),
-            "unloads_waiting": self._scheduler.unloads_waiting(),
-            "budget_bytes": self.settings.vram_limit_bytes,
-            "budget_limit_bytes": self.settings.vram_limit_bytes,
-            "budget_used_bytes": ledger.resident_bytes(),
-            "budget_planned_bytes": ledger.planned_bytes(),
-            "max_heavy_models": self.settings.max_heavy_models,
-            "swapping": self._scheduler.swapping(),
-            "missing_always_on": list(ledger.missing_always_on),
-            "unexpected_evictions": list(ledger.unexpected_evictions),
-            "max_loaded_models": self.settings.max_loaded_models,
-            "ollama_up": self.ollama_up,
-            "paused": self.paused,
-            "gpu": self._gpu.read(),
-        }
+        return VramSnapshot(
+            installed=self.available_models(),
+            resident=resident,
+            in_flight=dict(ledger.in_flight),
+            waiting=self._scheduler.waiting(),
+            queued=self.parallel.queued(),
+            unloads_waiting=self._scheduler.unloads_waiting(),
+            budget_bytes=self.settings.vram_limit_bytes,
+            budget_limit_bytes=self.settings.vram_limit_bytes,
+            budget_used_bytes=ledger.resident_bytes(),
+            budget_planned_bytes=ledger.planned_bytes(),
+            max_heavy_models=self.settings.max_heavy_models,
+            swapping=self._scheduler.swapping(),
+            missing_always_on=list(ledger.missing_always_on),
+            unexpected_evictions=list(ledger.unexpected_evictions),
+            max_loaded_models=self.settings.max_loaded_models,
+            ollama_up=self.ollama_up,
+            paused=self.paused,
+            gpu=self._gpu.read(),
+        )
 
     def _publish_state(self) -> dict[str, Any]:
         if self._publish_handle is not None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QLocale
+from PySide6.QtCore import QCoreApplication, QEvent, QLocale
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -105,7 +105,22 @@ def launch_gui(settings: Settings, demo: bool = False) -> int:
         loop.close()
         asyncio.set_event_loop(None)
         instance.release()
+        _delete_here(controller)
     return controller.exit_code
+
+
+def _delete_here(controller: AppController) -> None:
+    """Free the window and the controller now, on the GUI thread.
+
+    Left to the cyclic GC they may be freed on whichever thread allocates when a collection is
+    due (a gateway loop thread, say): Qt cannot stop their timers from there, and the next
+    processEvents() after such a timer is due dereferences a freed object (a segfault, seen
+    in the test suite after `launch_gui` had returned; tests/qt/test_app.py does the same).
+    """
+    if controller.window is not None:
+        controller.window.deleteLater()
+    controller.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def _quit_after_start(controller: AppController) -> None:

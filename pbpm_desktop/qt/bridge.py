@@ -19,14 +19,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
 from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.contracts import EventName, VramSnapshot
 from pbpm_desktop.core.loop_thread import LoopThread
-from pbpm_desktop.qt.adapters import SNAPSHOT_TIME
+
+if TYPE_CHECKING:
+    from pbpm_desktop.core.service import GatewayService
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +38,16 @@ EMIT_INTERVAL_S = 0.25
 #: most finished requests kept while the UI has not taken them (older ones are dropped)
 MAX_PENDING_REQUESTS = 1000
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 class BridgeLike(Protocol):
     """What pages need from a bridge; tests provide a fake with the same surface."""
 
-    service: Any
+    @property
+    def service(self) -> GatewayService: ...
+
     vramChanged: SignalInstance
     requestsDone: SignalInstance
     keysChanged: SignalInstance
@@ -47,7 +55,10 @@ class BridgeLike(Protocol):
     ollamaStateChanged: SignalInstance
     swapChanged: SignalInstance
 
-    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+    @overload
+    async def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T: ...
+    @overload
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T: ...
 
 
 async def _invoke(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -61,7 +72,7 @@ async def _invoke(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[st
 class Bridge(QObject):
     """Awaitable calls into the gateway thread; core events out as queued Qt signals."""
 
-    #: latest VRAM snapshot dict (coalesced, at most every `interval`)
+    #: latest VramSnapshot (coalesced, at most every `interval`; stamped with `taken_at`)
     vramChanged = Signal(object)
     #: list of finished-request dicts (AuditEntry.to_dict()), oldest first
     requestsDone = Signal(list)
@@ -77,7 +88,7 @@ class Bridge(QObject):
     def __init__(
         self,
         loop_thread: LoopThread,
-        service: Any,
+        service: GatewayService | None = None,
         *,
         interval: float = EMIT_INTERVAL_S,
         max_pending_requests: int = MAX_PENDING_REQUESTS,
@@ -85,11 +96,11 @@ class Bridge(QObject):
     ) -> None:
         super().__init__(parent)
         self.loop_thread = loop_thread
-        self.service = service
+        self._service = service
         self.interval = interval
         self._unsubscribe: Callable[[], None] | None = None
         self._lock = threading.Lock()
-        self._vram: dict[str, Any] | None = None
+        self._vram: VramSnapshot | None = None
         self._vram_scheduled = False
         self._vram_last = float("-inf")
         self._requests: deque[Any] = deque(maxlen=max_pending_requests)
@@ -98,6 +109,21 @@ class Bridge(QObject):
 
     # -- calls in ---------------------------------------------------------------------------
 
+    @property
+    def service(self) -> GatewayService:
+        """The gateway the pages talk to (bound once the controller has built it)."""
+        if self._service is None:
+            raise RuntimeError("the bridge has no gateway yet")
+        return self._service
+
+    def bind(self, service: GatewayService) -> None:
+        """Give the bridge its gateway: calls work before (the demo backend starts first)."""
+        self._service = service
+
+    @overload
+    async def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T: ...
+    @overload
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T: ...
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run `fn(*args, **kwargs)` (sync or async) on the gateway loop and await its result.
 
@@ -107,10 +133,11 @@ class Bridge(QObject):
         return await asyncio.wrap_future(future, loop=asyncio.get_running_loop())
 
     def call_blocking(
-        self, fn: Callable[..., Any], *args: Any, timeout: float = 30.0, **kwargs: Any
-    ) -> Any:
+        self, fn: Callable[..., Awaitable[T]] | Callable[..., T], *args: Any, timeout: float = 30.0
+    ) -> T:
         """Synchronous variant for shutdown paths where the Qt loop no longer runs."""
-        return self.loop_thread.submit(_invoke(fn, args, kwargs)).result(timeout)
+        result: T = self.loop_thread.submit(_invoke(fn, args, {})).result(timeout)
+        return result
 
     # -- events out -------------------------------------------------------------------------
 
@@ -129,7 +156,7 @@ class Bridge(QObject):
     def attached(self) -> bool:
         return self._unsubscribe is not None
 
-    def _on_event(self, name: str, payload: Any) -> None:
+    def _on_event(self, name: EventName, payload: Any) -> None:
         """EventBus subscriber, called on the gateway loop: store, schedule, never block."""
         if name == ev.VRAM_STATE:
             self._push_vram(payload)
@@ -145,9 +172,11 @@ class Bridge(QObject):
             self.swapChanged.emit(payload)
 
     def _push_vram(self, snapshot: dict[str, Any]) -> None:
+        # parsed here, on the gateway thread: the UI only ever sees the typed contract;
+        # stamped when taken, so the UI can drop it if a fresher one arrived meanwhile
+        typed = VramSnapshot.from_dict(snapshot, taken_at=time.monotonic())
         with self._lock:
-            # stamped when taken, so the UI can drop it if a fresher one arrived meanwhile
-            self._vram = {**snapshot, SNAPSHOT_TIME: time.monotonic()}
+            self._vram = typed
             if self._vram_scheduled:
                 return
             self._vram_scheduled = True

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pbpm_desktop.qt.bridge import BridgeLike
 from pbpm_desktop.qt.notify import Notifier
 from pbpm_desktop.qt.state import AppState
 from pbpm_desktop.qt.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from pbpm_desktop.core.service import GatewayService
 
 
 @dataclass
@@ -31,5 +34,5 @@ class UiContext:
     settings_applied: Callable[[Any], None] | None = None
 
     @property
-    def service(self) -> Any:
+    def service(self) -> GatewayService:
         return self.bridge.service

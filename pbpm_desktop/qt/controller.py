@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from pbpm_desktop.config import Settings
+from pbpm_desktop.core import dashboard
+from pbpm_desktop.core.announce import announce
+from pbpm_desktop.core.contracts import GatewayStateEvent
 from pbpm_desktop.core.loop_thread import LoopThread
-from pbpm_desktop.qt import adapters
 from pbpm_desktop.qt.bridge import Bridge
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe
@@ -31,6 +33,10 @@ from pbpm_desktop.qt.pages import all_pages
 from pbpm_desktop.qt.state import SERVING, STARTING, STOPPED, STOPPING, AppState
 from pbpm_desktop.qt.tasks import TaskRunner
 from pbpm_desktop.qt.tray import Tray
+
+if TYPE_CHECKING:
+    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.demo import DemoBackend
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +59,7 @@ class AppController(QObject):
         config_file: Path | None = None,
         autostart_file: Path | None = None,
         loop_thread: LoopThread | None = None,
-        demo_backend: Any = None,
+        demo_backend: DemoBackend | None = None,
         poll_ms: int = POLL_MS,
         parent: QObject | None = None,
     ) -> None:
@@ -71,7 +77,7 @@ class AppController(QObject):
         self.tasks = TaskRunner(self)
         self.notifier = Notifier(self)
         self.tasks.failed.connect(self._task_failed)
-        self.service: Any = None
+        self.service: GatewayService | None = None
         self.bridge: Bridge | None = None
         self.ctx: UiContext | None = None
         self.window: MainWindow | None = None
@@ -91,14 +97,17 @@ class AppController(QObject):
         from pbpm_desktop.core.service import GatewayService
 
         self.loop_thread.start()
+        # the bridge is the only crossing to the gateway thread, the demo's start included:
+        # it exists before the service, which needs the settings the demo backend returns
+        self.bridge = Bridge(self.loop_thread, parent=self)
         if self.demo:
             if self.demo_backend is None:
                 from pbpm_desktop.demo import DemoBackend
 
                 self.demo_backend = DemoBackend(self.settings)
-            self.settings = await self._on_loop(self.demo_backend.start())
+            self.settings = await self.bridge.call(self.demo_backend.start)
         self.service = GatewayService(self.settings)
-        self.bridge = Bridge(self.loop_thread, self.service, parent=self)
+        self.bridge.bind(self.service)
         self.bridge.vramChanged.connect(self.state.set_vram)
         self.bridge.ollamaStateChanged.connect(self.state.set_ollama)
         self.bridge.gatewayStateChanged.connect(self._gateway_event)
@@ -136,9 +145,6 @@ class AppController(QObject):
                 )
         self.poll_timer.start()
 
-    async def _on_loop(self, coro: Any) -> Any:
-        return await asyncio.wrap_future(self.loop_thread.submit(coro))
-
     # -- gateway ----------------------------------------------------------------------------
 
     async def start_gateway(self) -> bool:
@@ -158,8 +164,6 @@ class AppController(QObject):
             return False
         await self._update_facts()
         try:  # the same lines `serve` prints: where it listens, where a new master key went
-            from pbpm_desktop.cli import announce
-
             await self.bridge.call(announce, self.service)
         except Exception:
             log.debug("could not print the listening URL", exc_info=True)
@@ -182,11 +186,11 @@ class AppController(QObject):
 
     async def _update_facts(self) -> None:
         assert self.bridge is not None
-        facts = await self.bridge.call(adapters.gateway_facts, self.service)
+        facts = await self.bridge.call(dashboard.gateway_facts, self.service)
         if not self.quitting:
             self.state.set_gateway(facts["state"], facts["urls"])
 
-    def _gateway_event(self, payload: dict[str, Any]) -> None:
+    def _gateway_event(self, payload: GatewayStateEvent | None) -> None:
         """GATEWAY_STATE from the core (also during a Settings restart)."""
         if self.quitting or self.state.gateway in (STARTING, STOPPING):
             return
@@ -301,11 +305,12 @@ class AppController(QObject):
         self.tasks.cancel_all()  # in-flight UI calls (a refresh, the demo seeding) go first
         self.state.set_gateway(STOPPING)
         if self.bridge is not None:
-            try:
-                await asyncio.wait_for(self.bridge.call(self.service.stop), STOP_TIMEOUT_S)
-            except Exception:
-                log.exception("the gateway did not stop cleanly")
-                self.exit_code = 1
+            if self.service is not None:  # None: the demo backend failed before it was built
+                try:
+                    await asyncio.wait_for(self.bridge.call(self.service.stop), STOP_TIMEOUT_S)
+                except Exception:
+                    log.exception("the gateway did not stop cleanly")
+                    self.exit_code = 1
             if self.demo_backend is not None:
                 try:
                     await self.bridge.call(self.demo_backend.stop)
@@ -321,7 +326,8 @@ class AppController(QObject):
         self.poll_timer.stop()
         if self.bridge is not None and self.loop_thread.running:
             try:
-                self.bridge.call_blocking(self.service.stop, timeout=STOP_TIMEOUT_S)
+                if self.service is not None:
+                    self.bridge.call_blocking(self.service.stop, timeout=STOP_TIMEOUT_S)
                 if self.demo_backend is not None:
                     self.bridge.call_blocking(self.demo_backend.stop, timeout=10)
             except Exception:

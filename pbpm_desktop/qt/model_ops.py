@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication
 
-from pbpm_desktop.qt import adapters
+from pbpm_desktop.core import dashboard
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe
 from pbpm_desktop.qt.formatting import duration_ms
@@ -83,7 +83,7 @@ def _success_text(op: str, model: str, result: dict[str, Any]) -> str:
 async def refresh_vram(ctx: UiContext) -> None:
     """Fetch a fresh VRAM snapshot (events are throttled; after an action we want it now)."""
     try:
-        snapshot = await ctx.bridge.call(adapters.vram_snapshot, ctx.bridge.service)
+        snapshot = await ctx.bridge.call(dashboard.vram_snapshot, ctx.bridge.service)
     except Exception:  # gateway stopped meanwhile: nothing to show
         return
     ctx.state.set_vram(snapshot)

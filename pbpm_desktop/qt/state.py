@@ -11,10 +11,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from pbpm_desktop.qt.adapters import SNAPSHOT_TIME
+from pbpm_desktop.core.contracts import GatewayState, OllamaStatus, VramSnapshot
 
 #: gateway life-cycle states as the UI sees them ("starting"/"stopping" exist only here)
-STARTING, SERVING, STOPPING, STOPPED = "starting", "serving", "stopping", "stopped"
+STARTING, SERVING, STOPPING, STOPPED = (
+    GatewayState.STARTING,
+    GatewayState.SERVING,
+    GatewayState.STOPPING,
+    GatewayState.STOPPED,
+)
 #: tray colours
 HEALTHY, DEGRADED, DOWN = "serving", "degraded", "stopped"
 #: tray state while the owner paused sharing (core/pause.py)
@@ -32,7 +37,9 @@ class AppState(QObject):
         self.gateway = STARTING
         self.urls: list[str] = []
         self.error: str | None = None
-        self.ollama: dict[str, Any] = {}
+        self.ollama: OllamaStatus | dict[str, Any] = {}
+        #: the latest snapshot, typed; `vram` is its JSON shape, which the pages read
+        self.snapshot: VramSnapshot | None = None
         self.vram: dict[str, Any] = {}
         self._vram_taken = float("-inf")
         #: model -> "preload" | "unload" while the UI waits for that operation
@@ -51,25 +58,29 @@ class AppState(QObject):
         self.error = error
         self.changed.emit()
 
-    def set_ollama(self, status: dict[str, Any]) -> None:
+    def set_ollama(self, status: OllamaStatus) -> None:
         if status != self.ollama:
             self.ollama = dict(status)
             self.changed.emit()
 
-    def set_vram(self, snapshot: dict[str, Any]) -> None:
+    def set_vram(self, snapshot: VramSnapshot | dict[str, Any] | None) -> None:
         """Take a VRAM snapshot unless a fresher one is already shown.
 
         Event snapshots are throttled and reach the UI up to a quarter second late; a
         snapshot read directly after a preload may be newer. Both carry the gateway-side
         `time.monotonic()` at which they were taken, so a late, stale one is ignored.
+        A dict (the JSON shape) is parsed into the contract first, so a malformed one fails here.
         """
-        taken = (snapshot or {}).get(SNAPSHOT_TIME)
+        if isinstance(snapshot, dict):
+            snapshot = VramSnapshot.from_dict(snapshot)
+        taken = snapshot.taken_at if snapshot is not None else None
         if taken is not None:
             if taken < self._vram_taken:
                 return
             self._vram_taken = taken
         previous = self.resident_names()
-        self.vram = snapshot or {}
+        self.snapshot = snapshot
+        self.vram = snapshot.to_dict() if snapshot is not None else {}
         self.vramChanged.emit(self.vram)
         if self.resident_names() != previous or "ollama_up" in self.vram:
             self.changed.emit()

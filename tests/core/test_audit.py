@@ -49,7 +49,10 @@ async def test_busy_database_loses_nothing(tmp_path: Path) -> None:
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     for i in range(10):
         writer.record(entry(i))
-    await asyncio.sleep(0.4)
+    for _ in range(500):  # until a flush has hit the lock (not a fixed wait: CI may be slow)
+        if writer.failed_flushes >= 1:
+            break
+        await asyncio.sleep(0.02)
     assert writer.failed_flushes >= 1 and writer.pending == 10
     blocker.rollback()
     blocker.close()

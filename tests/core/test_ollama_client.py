@@ -32,6 +32,19 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[
 SOCKET_READ = 256 * 1024  # the most one recv of asyncio's transports returns
 
 
+async def until(condition: Callable[[], bool], limit: int = 10_000) -> None:
+    """Let the loop run until `condition()` holds: ordered by the state, not by a clock.
+
+    Only for what the loop delivers by itself (loopback bytes, a close); `limit` loop turns
+    keep a broken condition from hanging the test.
+    """
+    for _ in range(limit):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
 class RawServer:
     """A loopback server running `handler(reader, writer, index)` for each connection."""
 
@@ -396,18 +409,24 @@ async def test_concurrent_requests_use_separate_connections_then_pool_them() -> 
 
 
 async def test_unread_body_closes_the_connection_instead_of_pooling_it() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> None:
+    released = asyncio.Event()  # the first body is sent only after the client let go
+
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, index: int
+    ) -> None:
         while True:
             await server.read_request(reader)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
             await writer.drain()
-            await asyncio.sleep(0.005)
+            if index == 0:
+                await released.wait()
             writer.write(b"body")
             await writer.drain()
 
     async with serving(handler) as (server, client):
         async with client.open("GET", "/") as r:
             assert r.status == 200  # released before the body came: the link is not clean
+        released.set()
         async with client.open("GET", "/") as r:
             assert await r.read() == b"body"
         async with client.open("GET", "/") as r:
@@ -426,16 +445,22 @@ async def test_extra_bytes_after_a_response_are_not_reused() -> None:
             elif index == 1:  # bytes nobody asked for, arriving on the idle connection
                 writer.write(respond(b"{}"))
                 await writer.drain()
-                await asyncio.sleep(0.01)
+                await pooled.wait()
                 writer.write(b"HTTP/1.1 200 OK\r\n")
+                await writer.drain()
+                stray_sent.set()
             else:
                 writer.write(respond(b'{"fresh":1}'))
             await writer.drain()
 
+    pooled, stray_sent = asyncio.Event(), asyncio.Event()
     async with serving(handler) as (server, client):
         assert await client.call("GET", "/") == {}
         assert await client.call("GET", "/") == {}
-        await asyncio.sleep(0.03)
+        pooled.set()  # the second connection is back in the pool: now the stray bytes
+        await stray_sent.wait()
+        # loopback delivers at once; the client sees them on its next reads of the socket
+        await until(lambda: not any(c.reusable for c in client._idle))
         assert await client.call("GET", "/") == {"fresh": 1}
         assert server.accepted == 3
 
@@ -449,7 +474,7 @@ async def test_connection_closed_by_server_while_idle_is_replaced() -> None:
 
     async with serving(handler) as (server, client):
         assert await client.call("GET", "/") == {}
-        await asyncio.sleep(0.01)  # the close reaches the client
+        await until(lambda: not any(c.reusable for c in client._idle))  # the close arrived
         assert await client.call("GET", "/") == {}
         assert server.accepted == 2
 

@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from pbpm_desktop.config import Settings
+from pbpm_desktop.core.contracts import GatewayState, VramSnapshot
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.notify import Notifier
 from pbpm_desktop.qt.state import AppState
@@ -17,15 +18,16 @@ from pbpm_desktop.qt.tasks import TaskRunner
 GIB = 1024**3
 
 
-def snapshot(resident: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:
-    """A VRAM snapshot like VramManager.snapshot() (fields used by the UI)."""
+def snapshot(resident: dict[str, int] | None = None, **extra: Any) -> VramSnapshot:
+    """A VRAM snapshot built from the contract VramManager.state() returns: a field the core
+    renames or drops fails here, not silently in a page."""
     resident = {"llama3.2:3b": 2 * GIB} if resident is None else resident
     installed = [
         ("llama3.2:3b", "always_on", 2 * GIB),
         ("qwen2.5:7b", "on_demand", 5 * GIB),
         ("qwen2.5-coder:32b", "on_demand", 19 * GIB),
     ]
-    return {
+    fields: dict[str, Any] = {
         "installed": [
             {"name": n, "category": c, "size": s, "loaded": n in resident} for n, c, s in installed
         ],
@@ -40,15 +42,13 @@ def snapshot(resident: dict[str, int] | None = None, **extra: Any) -> dict[str, 
             }
             for n, size in resident.items()
         ],
-        "waiting": {},
+        "budget_bytes": 24 * GIB,
         "budget_limit_bytes": 24 * GIB,
         "budget_used_bytes": sum(resident.values()),
-        "swapping": None,
-        "missing_always_on": [],
         "ollama_up": True,
-        "gpu": None,
         **extra,
     }
+    return VramSnapshot(**fields)
 
 
 class FakeMaster:
@@ -63,7 +63,9 @@ class FakeService:
     """Just enough of GatewayService; `fail` makes the named method raise."""
 
     def __init__(self) -> None:
-        self.state = "serving"
+        self.state = GatewayState.SERVING
+        self.tls_fingerprint: str | None = None
+        self.exposure: Any = None
         self.settings = Settings(host="127.0.0.1", port=8123, ollama_url="http://sim:11434")
         self.master = FakeMaster()
         self.keys: list[dict[str, Any]] = []
@@ -185,6 +187,9 @@ class FakeService:
         return {"model": model, "unloaded": True}
 
     def vram_snapshot(self) -> dict[str, Any]:
+        return self.snapshot.to_dict()
+
+    def vram_state(self) -> VramSnapshot:
         return self.snapshot
 
     async def restart(self, settings: Settings) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.audit import AuditEntry
+from pbpm_desktop.core.contracts import VramSnapshot
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.loop_thread import LoopThread
 from pbpm_desktop.qt.bridge import Bridge
@@ -65,10 +66,12 @@ def test_calls_run_on_the_gateway_thread(qtbot, bridge):
 
 
 def test_vram_snapshots_are_coalesced_to_the_latest(qtbot, bridge, loop_thread):
-    received: list[dict[str, Any]] = []
+    received: list[VramSnapshot] = []
     bridge.vramChanged.connect(received.append)
-    publish(loop_thread, bridge.service.events, [(ev.VRAM_STATE, {"n": i}) for i in range(200)])
-    qtbot.waitUntil(lambda: bool(received) and received[-1]["n"] == 199, timeout=3000)
+    snaps = [(ev.VRAM_STATE, {"budget_used_bytes": i}) for i in range(200)]
+    publish(loop_thread, bridge.service.events, snaps)
+    qtbot.waitUntil(lambda: bool(received) and received[-1].budget_used_bytes == 199, timeout=3000)
+    assert received[-1].taken_at is not None  # stamped on the gateway thread, for ordering
     assert len(received) <= 3  # 200 publishes, at most a leading and a trailing emission
 
 

@@ -17,7 +17,7 @@ def test_vram_plot_is_bounded_over_hours_of_churn(qtbot):
     for second in range(3 * 3600):
         if second % 300 == 0:
             model = f"model-{second // 300}"
-            plot.set_snapshot(snapshot({"llama3.2:3b": 2 * GIB, model: 5 * GIB}))
+            plot.set_snapshot(snapshot({"llama3.2:3b": 2 * GIB, model: 5 * GIB}).to_dict())
         plot.sample(float(second))
         if second % 600 == 0:
             plot.redraw()
@@ -34,7 +34,7 @@ def test_vram_plot_draws_budget_and_gpu(qtbot):
     plot = VramPlot(autostart=False)
     qtbot.addWidget(plot)
     gpu = {"total_bytes": 48 * GIB, "used_bytes": 10 * GIB}
-    plot.set_snapshot(snapshot({"llama3.2:3b": 2 * GIB, "qwen2.5:7b": 5 * GIB}, gpu=gpu))
+    plot.set_snapshot(snapshot({"llama3.2:3b": 2 * GIB, "qwen2.5:7b": 5 * GIB}, gpu=gpu).to_dict())
     for t in range(5):
         plot.sample(float(t))
     plot.redraw()

@@ -14,11 +14,11 @@ def test_models_page_shows_evictions_partial_offload_queue_and_cloud(qtbot, qloo
     page.show()
     assert page.eviction_label.isHidden()
     state = snapshot({"llama3.2:3b": 2 * GIB, "qwen2.5:7b": 5 * GIB})
-    state["resident"][1].update(size_vram=3 * GIB, partial_offload=True)
-    state["installed"][2]["cloud"] = True
-    state["queued"] = {"qwen2.5:7b": 2}
-    state["waiting"] = {"qwen2.5:7b": 1}
-    state["unexpected_evictions"] = [{"model": "llama3.2:3b", "at": 0}]
+    state.resident[1].update(size_vram=3 * GIB, partial_offload=True)
+    state.installed[2]["cloud"] = True
+    state.queued = {"qwen2.5:7b": 2}
+    state.waiting = {"qwen2.5:7b": 1}
+    state.unexpected_evictions = [{"model": "llama3.2:3b", "at": 0}]
     ctx.state.set_vram(state)
     page.update_rows()
     assert not page.eviction_label.isHidden()

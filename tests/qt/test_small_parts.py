@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 from pbpm_desktop.core.keys import KeyServiceError
@@ -87,10 +88,10 @@ def test_sigterm_wakes_qt_and_calls_back(qtbot):
 
 def test_state_ignores_a_late_stale_snapshot():
     state = AppState()
-    state.set_vram({**snapshot({"llama3.2:3b": 1}), "_taken_at": 2.0})
-    state.set_vram({**snapshot({}), "_taken_at": 1.0})  # throttled event, taken earlier
+    state.set_vram(replace(snapshot({"llama3.2:3b": 1}), taken_at=2.0))
+    state.set_vram(replace(snapshot({}), taken_at=1.0))  # throttled event, taken earlier
     assert state.resident_names() == ["llama3.2:3b"]
-    state.set_vram({**snapshot({}), "_taken_at": 3.0})
+    state.set_vram(replace(snapshot({}), taken_at=3.0))
     assert state.resident_names() == []
 
 

@@ -11,17 +11,14 @@ from pbpm_desktop.core import events as ev
 from pbpm_desktop.core.api.context import context_of
 from pbpm_desktop.core.api.errors import ApiError
 from pbpm_desktop.core.api.proxy import parse_json_body
+from pbpm_desktop.core.key_rows import check_models, keys_with_usage
 from pbpm_desktop.core.keys import (
     EDITABLE_FIELDS,
     MAX_DB_INT,
     POLICY_FIELDS,
-    KeyInfo,
-    KeyService,
-    KeyServiceError,
 )
 from pbpm_desktop.core.store import queries
 from pbpm_desktop.core.timeutil import parse_utc
-from pbpm_desktop.core.vram_errors import ModelNotInstalled
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
@@ -50,30 +47,6 @@ def parse_key_id(raw: Any, label: str) -> int:
     return number
 
 
-async def check_models(vram: Any, policy: dict[str, Any]) -> None:
-    """Refuse an allow-list naming a model Ollama does not have (a typo would lock the key
-    out of everything), and make the names canonical ("llama3.2" -> "llama3.2:latest").
-    With Ollama unreachable we cannot tell: the names are kept as given."""
-    raw = policy.get("models")
-    if not raw or vram is None:
-        return
-    names = raw.split(",") if isinstance(raw, str) else list(raw)
-    canonical = []
-    for name in (str(n).strip() for n in names):
-        if not name:
-            continue
-        try:
-            canonical.append(await vram.resolve(name))
-        except ModelNotInstalled as exc:
-            raise KeyServiceError(
-                400,
-                f"model '{name}' is not installed in Ollama; GET /api/available_models lists them",
-            ) from exc
-        except Exception:  # Ollama down: keep the name, the proxy still enforces the list
-            canonical.append(name)
-    policy["models"] = ",".join(canonical)
-
-
 async def create_key(request: web.Request) -> web.Response:
     ctx = context_of(request)
     params = await _params(request)
@@ -97,25 +70,6 @@ async def list_keys(request: web.Request) -> web.Response:
     ctx = context_of(request)
     await ctx.audit.flush()  # include what is still in the batch
     return web.json_response({"keys": await keys_with_usage(ctx.keys)})
-
-
-async def keys_with_usage(keys: KeyService) -> list[dict[str, Any]]:
-    """Key table rows: the key's fields plus its usage totals and last use."""
-    infos: list[KeyInfo] = await keys.list()
-    with keys.db.bound():
-        totals = {row["key_id"]: row for row in await queries.usage_totals("key")}
-    out = []
-    for info in infos:
-        usage = totals.get(info.id, {})
-        out.append(
-            {
-                **info.to_dict(),
-                "requests": usage.get("requests", 0),
-                "tokens_used": usage.get("total_tokens", 0),
-                "last_used": usage.get("last_used"),
-            }
-        )
-    return out
 
 
 async def revoke_key(request: web.Request) -> web.Response:

@@ -138,9 +138,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         message = _HTTP_MESSAGES.get(exc.status, exc.reason)
         if exc.status == 413:
-            message = (
-                f"request body too large ({exc.text.strip()}); the limit is set with MAX_BODY_MB"
-            )
+            detail = (exc.text or "").strip()
+            message = f"request body too large ({detail}); the limit is set with MAX_BODY_MB"
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return error_response(request, exc.status, message, headers=headers)
     except web.RequestPayloadError as exc:  # e.g. a body that its Content-Encoding can't decode

@@ -96,6 +96,7 @@ async def insert_many(batch: list[AuditEntry], *, sanitize: bool = False) -> Non
         field_obj = fields_map[name]
         kind = type(field_obj)
         if kind is CharField:
+            assert isinstance(field_obj, CharField)  # narrows for the type checker
             clips.append((i, field_obj.max_length))
         elif kind is IntField:
             ints.append(i)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from tortoise.context import TortoiseContext, _current_context
@@ -84,7 +85,7 @@ class Database:
                     await self._migrate()
 
     @staticmethod
-    def _modules() -> dict[str, list[str]]:
+    def _modules() -> dict[str, Iterable[str | ModuleType]]:
         return {"models": [store_models.__name__]}
 
     async def _migrate(self) -> None:

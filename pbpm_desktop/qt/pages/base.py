@@ -7,7 +7,7 @@ app costs one page's queries, not six, and hidden pages do not poll.
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
@@ -15,6 +15,10 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.state import SERVING
 from pbpm_desktop.qt.widgets import PageHeader
+
+if TYPE_CHECKING:
+    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.qt.bridge import BridgeLike
 
 
 class PageBody(QWidget):
@@ -77,11 +81,11 @@ class Page(QWidget):
         self._was_serving = serving
 
     @property
-    def bridge(self) -> Any:
+    def bridge(self) -> BridgeLike:
         return self.ctx.bridge
 
     @property
-    def service(self) -> Any:
+    def service(self) -> GatewayService:
         return self.ctx.bridge.service
 
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str = "") -> Any:

@@ -46,6 +46,7 @@ def snapshot(resident: dict[str, int] | None = None, **extra: Any) -> VramSnapsh
         "budget_limit_bytes": 24 * GIB,
         "budget_used_bytes": sum(resident.values()),
         "ollama_up": True,
+        "max_heavy_models": 1,  # MAX_HEAVY_MODELS' default
         **extra,
     }
     return VramSnapshot(**fields)

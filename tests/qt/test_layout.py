@@ -21,7 +21,7 @@ MIN, DEFAULT, MAXIMISED = (900, 600), (1180, 780), (1920, 1040)
 
 def long_snapshot(rows: int) -> dict:
     """Installed models: the usual three, a long-named one loaded, a 70b that never fits."""
-    snap = snapshot({"llama3.2:3b": 2 * GIB, LONG_MODEL: 19 * GIB} if rows else {})
+    snap = snapshot({"llama3.2:3b": 2 * GIB, LONG_MODEL: 19 * GIB} if rows else {}).to_dict()
     extra = [(LONG_MODEL, 19 * GIB, True), ("llama3.3:70b", 40 * GIB, False)]
     if rows == 0:
         snap["installed"] = []

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pbpm_desktop.core.api.errors import error_body
-from pbpm_desktop.core.api.sse import MAX_EVENT, oversized_event_end
+from pbpm_desktop.core.api.sse import MAX_EVENT, PassesOversizedEvents
 
 _EVENT_END = b"\n\n"
 _USAGE = b'"usage"'
@@ -46,7 +46,7 @@ def _event_parts(event: bytes) -> tuple[bytes, Any]:
         return name, None
 
 
-class EventTracker:
+class EventTracker(PassesOversizedEvents):
     """Watches a named-event SSE stream for its usage; forwards everything unchanged.
 
     Subclasses say which events carry the final counts (`_on_usage_event`) and which ones
@@ -55,12 +55,11 @@ class EventTracker:
     """
 
     DELTA = b""
-    __slots__ = ("_buf", "_newline", "_passing", "chunks", "error", "estimate", "usage")
+    __slots__ = ("_buf", "chunks", "error", "estimate", "usage")
 
     def __init__(self) -> None:
         self._buf = b""
-        self._passing = False  # inside an event too large to hold, passed on unread
-        self._newline = False  # ... whose last byte so far was a newline
+        super().__init__()
         self.error: str | None = None  # Ollama's own late failure, an `error` event
         self.usage: tuple[int, int] | None = None
         self.estimate = 0  # input tokens Ollama estimated before it knew (Anthropic)
@@ -89,15 +88,6 @@ class EventTracker:
                     if isinstance(obj, dict):
                         self._on_usage_event(name, obj)
         return ready
-
-    def _pass(self, data: bytes) -> bytes:
-        """The rest of an oversized event, unread, up to its blank line; then normal events."""
-        end, self._newline = oversized_event_end(data, self._newline)
-        if end is None:
-            return data
-        self._passing = False
-        rest = data[end:]
-        return data[:end] + self.feed(rest) if rest else data
 
     def flush(self) -> bytes:
         rest, self._buf = self._buf, b""

@@ -22,7 +22,7 @@ from pbpm_desktop.core.api.body import parse_json_body, read_json  # noqa: F401 
 from pbpm_desktop.core.api.client_writes import GuardedWriter
 from pbpm_desktop.core.api.context import GatewayContext, context_of
 from pbpm_desktop.core.api.errors import ApiError, error_body
-from pbpm_desktop.core.api.sse import MAX_EVENT, oversized_event_end
+from pbpm_desktop.core.api.sse import MAX_EVENT, PassesOversizedEvents
 from pbpm_desktop.core.audit import AuditEntry
 from pbpm_desktop.core.ollama import OllamaClient, OllamaError, UpstreamResponse
 from pbpm_desktop.core.quota import (
@@ -296,18 +296,17 @@ class NdjsonTracker:
         return 0, self.chunks
 
 
-class SseTracker:
+class SseTracker(PassesOversizedEvents):
     """Watches an OpenAI SSE stream for the `usage` event, dropping it if the client didn't ask.
 
     Complete events are forwarded at once; only an event split across reads waits for its end.
     """
 
-    __slots__ = ("_buf", "_newline", "_passing", "chunks", "error", "keep_usage", "usage")
+    __slots__ = ("_buf", "chunks", "error", "keep_usage", "usage")
 
     def __init__(self, keep_usage: bool) -> None:
         self._buf = b""
-        self._passing = False  # inside an event too large to hold, passed on unread
-        self._newline = False  # ... whose last byte so far was a newline
+        super().__init__()
         self.error: str | None = None
         self.keep_usage = keep_usage
         self.usage: tuple[int, int] | None = None
@@ -352,15 +351,6 @@ class SseTracker:
             self.chunks += event.count(b'"delta"')
             out.append(event + b"\n\n")
         return b"".join(out)
-
-    def _pass(self, data: bytes) -> bytes:
-        """The rest of an oversized event, unread, up to its blank line; then normal events."""
-        end, self._newline = oversized_event_end(data, self._newline)
-        if end is None:
-            return data
-        self._passing = False
-        rest = data[end:]
-        return data[:end] + self.feed(rest) if rest else data
 
     def flush(self) -> bytes:
         rest, self._buf = self._buf, b""

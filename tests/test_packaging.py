@@ -7,6 +7,7 @@ the installed package where its icons and translations are. An editable install 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -38,6 +39,16 @@ def test_pyproject_lists_every_package_of_the_tree() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # from a copy without earlier build output: a stale build/ in a checkout would lend the
+    # wheel files that package-data does not ship (as it did with the .ts translation)
+    source = tmp_path_factory.mktemp("source") / "tree"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -48,7 +59,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "-w",
             str(out),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         cwd=out,
@@ -58,11 +69,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_holds_every_resource(wheel: Path) -> None:
+    """Every file under resources/ (icons, the compiled and the source translation), not a
+    list of kinds: a new kind of resource fails here until package-data ships it."""
     names = set(zipfile.ZipFile(wheel).namelist())
-    for svg in (ROOT / "resources").glob("*.svg"):
-        assert f"pbpm_desktop/resources/{svg.name}" in names
-    for qm in (ROOT / "resources").glob("i18n/*.qm"):
-        assert f"pbpm_desktop/resources/i18n/{qm.name}" in names
+    tree = {
+        path.relative_to(ROOT / "resources").as_posix()
+        for path in (ROOT / "resources").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert tree, "no resources found"
+    missing = sorted(p for p in tree if f"pbpm_desktop/resources/{p}" not in names)
+    assert missing == []
 
 
 def test_installed_wheel_finds_its_resources(wheel: Path, tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pbpm_desktop.qt import adapters, style
+from pbpm_desktop.core import dashboard
+from pbpm_desktop.qt import style
 from pbpm_desktop.qt.advice import settings_hint
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.formatting import grouped, human_bytes, human_count
@@ -168,7 +169,7 @@ class OverviewPage(Page):
 
     async def _load(self) -> None:
         try:
-            self.info = await self.bridge.call(adapters.overview_info, self.service)
+            self.info = await self.bridge.call(dashboard.overview_info, self.service)
         finally:
             self._loading = False
         self.show_info()

@@ -39,8 +39,9 @@ from pbpm_desktop.config import (
     pinned_by_environment,
     write_user_config,
 )
+from pbpm_desktop.core import dashboard
 from pbpm_desktop.core.goduration import keep_alive_for_ollama
-from pbpm_desktop.qt import adapters, autostart
+from pbpm_desktop.qt import autostart
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe
 from pbpm_desktop.qt.fit import always_on_refusal, on_demand_warnings
@@ -289,7 +290,7 @@ class SettingsPage(Page):
             self.spawn(self._load(), self.tr("Loading settings"))
 
     async def _load(self) -> None:
-        self.current = await self.bridge.call(adapters.current_settings, self.service)
+        self.current = await self.bridge.call(dashboard.current_settings, self.service)
         self.fill(self.current)
 
     def fill(self, settings: Settings) -> None:
@@ -406,7 +407,7 @@ class SettingsPage(Page):
             self.spawn(self._apply(), self.tr("Applying settings"))
 
     async def _apply(self) -> bool:
-        current = self.current or await self.bridge.call(adapters.current_settings, self.service)
+        current = self.current or await self.bridge.call(dashboard.current_settings, self.service)
         try:
             keep_alive_for_ollama(self.keep_alive.text().strip() or "30m")
         except ValueError:
@@ -437,7 +438,7 @@ class SettingsPage(Page):
                 if not await self._restart(current, new):
                     return False
             else:
-                await self.bridge.call(adapters.replace_settings, self.service, new)
+                await self.bridge.call(dashboard.replace_settings, self.service, new)
             saved = self._persist(new)
         finally:
             self._busy(False)

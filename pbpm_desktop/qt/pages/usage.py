@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pbpm_desktop.qt import adapters, style
+from pbpm_desktop.core import dashboard
+from pbpm_desktop.qt import style
 from pbpm_desktop.qt.charts import RankingChart, TokenSeriesChart
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.csv_export import write_usage_csv
@@ -186,7 +187,7 @@ class UsagePage(Page):
     async def _load(self) -> None:
         try:
             self.report = await self.bridge.call(
-                adapters.usage_report, self.service, self.range_label, self.bucket
+                dashboard.usage_report, self.service, self.range_label, self.bucket
             )
         finally:
             self._loading = False

@@ -38,10 +38,10 @@ async def _child(policy: str, data_dir: Path) -> None:
     """The gateway under test, with the writer policy `policy`; prints URL and key, waits."""
     from functools import partial
 
-    from pbpm_desktop.config import Settings
-    from pbpm_desktop.core import audit
-    from pbpm_desktop.core import service as service_module
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core import app as service_module
+    from pbpm_desktop.core.accounting import audit
+    from pbpm_desktop.core.app import GatewayService
+    from pbpm_desktop.core.settings import Settings
     from pbpm_desktop.simulator import OllamaSimulator
 
     if policy != "journal":  # a shorter interval instead of the journal
@@ -107,8 +107,8 @@ async def _round(policy: str, burst: int) -> int:
 
 async def _replay(data_dir: Path) -> None:
     """Start and stop a gateway on the data dir: the audit writer replays the journal."""
-    from pbpm_desktop.config import Settings
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
+    from pbpm_desktop.core.settings import Settings
 
     settings = Settings(
         ollama_url="http://127.0.0.1:9",

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pbpm_desktop import __version__
-from pbpm_desktop.config import ConfigError, Settings, load_settings
 from pbpm_desktop.core.announce import announce, announce_master_key
+from pbpm_desktop.core.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("pbpm_desktop")
 
@@ -159,7 +159,7 @@ def run_serve(settings: Settings, *, demo: bool = False) -> None:
 
 
 async def _serve(settings: Settings, *, demo: bool) -> None:
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
 
     demo_backend = None
     if demo:
@@ -189,7 +189,7 @@ async def _serve(settings: Settings, *, demo: bool) -> None:
 
 
 async def _with_storage(settings: Settings) -> Any:
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
 
     service = GatewayService(settings)
     await service.open_storage()
@@ -198,7 +198,7 @@ async def _with_storage(settings: Settings) -> Any:
 
 
 async def _keys_command(settings: Settings, args: argparse.Namespace) -> None:
-    from pbpm_desktop.core.keys import POLICY_FIELDS, KeyServiceError
+    from pbpm_desktop.core.access.keys import POLICY_FIELDS, KeyServiceError
 
     service = await _with_storage(settings)
     try:
@@ -324,7 +324,7 @@ def _display_ready(command: str) -> bool:
 
 def show_master_key(settings: Settings, *, show: bool) -> None:
     """`master-key [--show]`: where the admin key lives; the key itself only on request."""
-    from pbpm_desktop.secrets import load_master_key
+    from pbpm_desktop.core.access.secrets import load_master_key
 
     master = load_master_key(settings.data_dir, settings.master_api_key)
     if show:

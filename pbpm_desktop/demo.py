@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from pbpm_desktop.config import Settings
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.simulator import OllamaSimulator, SimBehaviour, demo_models
 
 if TYPE_CHECKING:
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
 
 log = logging.getLogger(__name__)
 

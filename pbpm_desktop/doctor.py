@@ -24,7 +24,7 @@ from typing import Any
 from urllib.request import urlopen
 
 from pbpm_desktop import __version__
-from pbpm_desktop.config import Settings
+from pbpm_desktop.core.settings import Settings
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -54,7 +54,7 @@ class Check:
 
 
 async def check_ollama(settings: Settings) -> Check:
-    from pbpm_desktop.core.ollama import OllamaClient, OllamaError, OllamaUnreachable
+    from pbpm_desktop.core.upstream.client import OllamaClient, OllamaError, OllamaUnreachable
 
     client = OllamaClient(settings.ollama_url, connect_timeout=3.0)
     await client.start()
@@ -102,7 +102,7 @@ async def check_ollama_exposure(settings: Settings) -> Check:
 
 
 def check_keyring() -> Check:
-    from pbpm_desktop.secrets import MASTER_FILE_NAME
+    from pbpm_desktop.core.access.secrets import MASTER_FILE_NAME
 
     if os.environ.get("MASTER_API_KEY"):
         return Check(OK, "keyring", "not needed: the master key comes from MASTER_API_KEY")
@@ -242,7 +242,7 @@ def _is_our_gateway(port: int) -> bool:
 
 
 def check_gpu(nvml: Any = None) -> Check:
-    from pbpm_desktop.core.vram_gpu import read_gpu_totals
+    from pbpm_desktop.core.vram.gpu import read_gpu_totals
 
     try:
         if nvml is None:

@@ -31,7 +31,7 @@ import qasync
 from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QApplication, QWidget
 
-from pbpm_desktop.config import Settings
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.qt.app import make_app
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.dialogs import KeyCreatedDialog, KeyDialog

@@ -14,8 +14,8 @@ os.environ.setdefault("PBPM_NO_KEYRING", "1")  # never touch the developer's rea
 # the exposure self-check at start-up probes no address (tests never send LAN traffic)
 os.environ.setdefault("PBPM_EXPOSURE_ADDRESSES", "")
 
-from pbpm_desktop.config import Settings
-from pbpm_desktop.core.service import GatewayService
+from pbpm_desktop.core.app import GatewayService
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.simulator import OllamaSimulator, SimModel
 from tests.postgres import NO_SERVER, PostgresServer, find_bindir, fresh_database
 

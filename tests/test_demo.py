@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from pbpm_desktop.config import Settings
-from pbpm_desktop.core.service import GatewayService
+from pbpm_desktop.core.app import GatewayService
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.demo import DEMO_ALWAYS_ON, DEMO_KEY_NAME, DemoBackend
 
 

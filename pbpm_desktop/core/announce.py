@@ -11,8 +11,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pbpm_desktop.core.service import GatewayService
-    from pbpm_desktop.secrets import MasterKey
+    from pbpm_desktop.core.access.secrets import MasterKey
+    from pbpm_desktop.core.app import GatewayService
 
 
 def announce(service: GatewayService) -> None:

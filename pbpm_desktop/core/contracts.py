@@ -75,7 +75,7 @@ class GatewayFacts(TypedDict):
 
     state: str
     urls: list[str]
-    settings: Any  # pbpm_desktop.config.Settings (config is outside core; kept opaque here)
+    settings: Any  # pbpm_desktop.core.settings.Settings (config is outside core; kept opaque here)
 
 
 class KeyRow(TypedDict):

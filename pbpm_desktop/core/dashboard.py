@@ -11,12 +11,12 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
+from pbpm_desktop.core.app import since_range
 from pbpm_desktop.core.contracts import GatewayFacts, GatewayState, VramSnapshot
-from pbpm_desktop.core.service import since_range
 
 if TYPE_CHECKING:
-    from pbpm_desktop.config import Settings
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
+    from pbpm_desktop.core.settings import Settings
 
 
 def vram_snapshot(service: GatewayService) -> VramSnapshot:

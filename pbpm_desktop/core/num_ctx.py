@@ -16,8 +16,8 @@ import logging
 import re
 from typing import Any
 
-from pbpm_desktop.config import Settings
-from pbpm_desktop.core.ollama import OllamaClient, OllamaError
+from pbpm_desktop.core.settings import Settings
+from pbpm_desktop.core.upstream.client import OllamaClient, OllamaError
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.access.policy import PolicyRefusal
 from pbpm_desktop.core.events import EventBus
-from pbpm_desktop.core.ollama import OllamaError
-from pbpm_desktop.core.policy import PolicyRefusal
-from pbpm_desktop.core.vram import VramManager
+from pbpm_desktop.core.upstream.client import OllamaError
+from pbpm_desktop.core.vram.manager import VramManager
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import re
 import ssl
 from pathlib import Path
 
-from pbpm_desktop.config import ConfigError, Settings
+from pbpm_desktop.core.settings import ConfigError, Settings
 
 _PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s+.+?\s+-----END CERTIFICATE-----", re.DOTALL)
 

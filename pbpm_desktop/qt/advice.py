@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication
 
-from pbpm_desktop.config import pinned_by_environment
+from pbpm_desktop.core.settings import pinned_by_environment
 
 
 def _pinned_text(var: str) -> str:

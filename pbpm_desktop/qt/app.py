@@ -18,7 +18,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QLocale
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from pbpm_desktop.config import Settings
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.qt import i18n
 from pbpm_desktop.qt.binding_check import binding_problem
 from pbpm_desktop.qt.controller import AppController

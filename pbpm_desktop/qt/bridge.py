@@ -29,7 +29,7 @@ from pbpm_desktop.core.contracts import EventName, VramSnapshot
 from pbpm_desktop.core.loop_thread import LoopThread
 
 if TYPE_CHECKING:
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pbpm_desktop.qt.state import AppState
 from pbpm_desktop.qt.tasks import TaskRunner
 
 if TYPE_CHECKING:
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
 
 
 @dataclass

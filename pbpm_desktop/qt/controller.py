@@ -18,11 +18,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QSystemTrayIcon
 
-from pbpm_desktop.config import Settings
 from pbpm_desktop.core import dashboard
 from pbpm_desktop.core.announce import announce
 from pbpm_desktop.core.contracts import GatewayStateEvent
 from pbpm_desktop.core.loop_thread import LoopThread
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.qt.bridge import Bridge
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe
@@ -35,7 +35,7 @@ from pbpm_desktop.qt.tasks import TaskRunner
 from pbpm_desktop.qt.tray import Tray
 
 if TYPE_CHECKING:
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
     from pbpm_desktop.demo import DemoBackend
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class AppController(QObject):
 
     async def start(self) -> None:
         """Build everything and start the gateway; a gateway error leaves the UI up."""
-        from pbpm_desktop.core.service import GatewayService
+        from pbpm_desktop.core.app import GatewayService
 
         self.loop_thread.start()
         # the bridge is the only crossing to the gateway thread, the demo's start included:

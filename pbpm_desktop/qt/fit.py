@@ -1,7 +1,7 @@
 """Will a model fit the VRAM budget? Answered before a click, in the user's words.
 
 The gateway refuses a model that can never fit only when asked to load it
-(`VramLedger.never_fits_reason`, core/vram_state.py). The UI knows the same facts from the
+(`VramLedger.never_fits_reason`, core/vram/state.py). The UI knows the same facts from the
 VRAM snapshot (installed sizes, categories, the budget, MAX_HEAVY_MODELS), so it can disable
 Preload with the reason, and the Settings page can refuse a budget that the chosen always-on
 models cannot live in *before* restarting the gateway, with the sizes. The arithmetic mirrors

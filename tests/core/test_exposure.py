@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 
 from pbpm_desktop.core import events as ev
+from pbpm_desktop.core.app import GatewayService
 from pbpm_desktop.core.exposure import check_ollama_exposure, local_addresses
-from pbpm_desktop.core.service import GatewayService
 from pbpm_desktop.simulator import OllamaSimulator
 from tests.conftest import make_settings, small_models
 
@@ -99,7 +99,7 @@ async def test_gateway_start_warns_in_the_log_and_publishes_the_report(
     service = GatewayService(make_settings(tmp_path, upstream.url))
     seen: asyncio.Queue = asyncio.Queue()
     service.events.subscribe(lambda name, payload: name == ev.EXPOSURE and seen.put_nowait(payload))
-    caplog.set_level(logging.WARNING, logger="pbpm_desktop.core.service")
+    caplog.set_level(logging.WARNING, logger="pbpm_desktop.core.app")
     try:
         await service.start()
         payload = await asyncio.wait_for(seen.get(), 10)

@@ -11,7 +11,7 @@ import sys
 
 CHECK = """
 import sys
-import pbpm_desktop.core.service, pbpm_desktop.core.api.app, pbpm_desktop.cli, pbpm_desktop.demo
+import pbpm_desktop.core.app, pbpm_desktop.core.http.app, pbpm_desktop.cli, pbpm_desktop.demo
 bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'qasync', 'pyqtgraph')]
 print(bad)
 sys.exit(1 if bad else 0)

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pbpm_desktop import cli
-from pbpm_desktop.config import ConfigError
-from pbpm_desktop.core.service import GatewayService
+from pbpm_desktop.core.app import GatewayService
+from pbpm_desktop.core.settings import ConfigError
 from pbpm_desktop.core.tls import TlsError, fingerprint
 from tests.conftest import MASTER, make_settings
 

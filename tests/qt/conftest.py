@@ -25,9 +25,9 @@ import qasync
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
-from pbpm_desktop.config import Settings
+from pbpm_desktop.core.app import GatewayService
 from pbpm_desktop.core.loop_thread import LoopThread
-from pbpm_desktop.core.service import GatewayService
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.qt.bridge import Bridge
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.gc_guard import GuiThreadCollector

@@ -8,8 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from pbpm_desktop.config import Settings
 from pbpm_desktop.core.contracts import GatewayState, VramSnapshot
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.notify import Notifier
 from pbpm_desktop.qt.state import AppState

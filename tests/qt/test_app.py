@@ -16,8 +16,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
-from pbpm_desktop.config import Settings
 from pbpm_desktop.core.loop_thread import LoopThread
+from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.qt.app import launch_gui
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.main_window import MainWindow

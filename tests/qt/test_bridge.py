@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pbpm_desktop.core import events as ev
-from pbpm_desktop.core.audit import AuditEntry
+from pbpm_desktop.core.accounting.audit import AuditEntry
 from pbpm_desktop.core.contracts import VramSnapshot
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.loop_thread import LoopThread

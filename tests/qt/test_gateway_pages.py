@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
-from pbpm_desktop.config import read_toml
+from pbpm_desktop.core.settings import read_toml
 from pbpm_desktop.core.store.models import UsageRecord
 from pbpm_desktop.qt.errors import describe
 from pbpm_desktop.qt.key_form import days_from_now
@@ -158,7 +158,7 @@ def test_editing_a_key_through_the_ui_changes_its_policy_over_http(qtbot, ctx, g
 
 
 def test_allowed_models_must_be_installed(gateway: Gateway):
-    from pbpm_desktop.core.keys import KeyServiceError
+    from pbpm_desktop.core.access.keys import KeyServiceError
 
     with pytest.raises(KeyServiceError, match="'no-such-model' is not installed"):
         gateway.run(gateway.service.create_key("typo", models="no-such-model"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from pbpm_desktop.config import read_toml
+from pbpm_desktop.core.settings import read_toml
 from pbpm_desktop.qt.main_window import MainWindow
 from pbpm_desktop.qt.pages import all_pages
 from pbpm_desktop.qt.pages.models import ModelsPage

@@ -8,7 +8,7 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
-from pbpm_desktop.core.keys import KeyServiceError
+from pbpm_desktop.core.access.keys import KeyServiceError
 from pbpm_desktop.qt import autostart
 from pbpm_desktop.qt.csv_export import write_usage_csv
 from pbpm_desktop.qt.errors import describe
@@ -99,7 +99,7 @@ async def test_csv_export_neutralises_formulas_from_client_model_names(
     sim, http, tmp_path: Path
 ) -> None:
     # model names come from clients, and 404s are audited too (issue 9, item 11)
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
     from tests.conftest import make_settings
 
     hostile = [

@@ -1,6 +1,7 @@
 """Writing audit rows: one multi-row INSERT, every value made storable first.
 
-Kept apart from the writer (core/audit.py), which decides when to write; this decides how.
+Kept apart from the writer (core/accounting/audit.py), which decides when to write; this
+decides how.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from tortoise.fields import CharField, FloatField, IntField
 from pbpm_desktop.core.store.models import UsageRecord
 
 if TYPE_CHECKING:
-    from pbpm_desktop.core.audit import AuditEntry
+    from pbpm_desktop.core.accounting.audit import AuditEntry
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)

@@ -17,7 +17,7 @@ from pbpm_desktop.qt.state import SERVING
 from pbpm_desktop.qt.widgets import PageHeader
 
 if TYPE_CHECKING:
-    from pbpm_desktop.core.service import GatewayService
+    from pbpm_desktop.core.app import GatewayService
     from pbpm_desktop.qt.bridge import BridgeLike
 
 

@@ -30,7 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pbpm_desktop.config import (
+from pbpm_desktop.core import dashboard
+from pbpm_desktop.core.goduration import keep_alive_for_ollama
+from pbpm_desktop.core.settings import (
     DESKTOP_ONLY,
     PAGE_SETTINGS,
     ConfigError,
@@ -39,8 +41,6 @@ from pbpm_desktop.config import (
     pinned_by_environment,
     write_user_config,
 )
-from pbpm_desktop.core import dashboard
-from pbpm_desktop.core.goduration import keep_alive_for_ollama
 from pbpm_desktop.qt import autostart
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe

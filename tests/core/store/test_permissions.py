@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pbpm_desktop.core.service import GatewayService
+from pbpm_desktop.core.app import GatewayService
 from pbpm_desktop.simulator import OllamaSimulator
 from tests.conftest import make_settings
 

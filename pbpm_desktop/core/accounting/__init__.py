@@ -1,0 +1,1 @@
+"""What each request cost: the token audit, its crash journal, Prometheus metrics."""

@@ -31,7 +31,7 @@ def native_changes(
     """(fields to set, top-level fields to drop) for a native Ollama request body.
 
     `options` is only rewritten when it holds a runner option or `num_ctx` must be set, so
-    the common request keeps its bytes untouched (see proxy.with_fields).
+    the common request keeps its bytes untouched (see http/payload.py with_fields).
     """
     extra: dict[str, Any] = {"keep_alive": keep_alive}
     options = payload.get("options")

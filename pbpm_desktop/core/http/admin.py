@@ -14,9 +14,9 @@ from pbpm_desktop.core.access.keys import (
     MAX_DB_INT,
     POLICY_FIELDS,
 )
+from pbpm_desktop.core.http.body import parse_json_body
 from pbpm_desktop.core.http.context import context_of
 from pbpm_desktop.core.http.errors import ApiError
-from pbpm_desktop.core.http.proxy import parse_json_body
 from pbpm_desktop.core.store import queries
 from pbpm_desktop.core.timeutil import parse_utc
 

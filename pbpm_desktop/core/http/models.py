@@ -7,8 +7,10 @@ import time
 from aiohttp import web
 
 from pbpm_desktop.core.http.auth import client_key
+from pbpm_desktop.core.http.body import parse_json_body
 from pbpm_desktop.core.http.context import context_of
-from pbpm_desktop.core.http.proxy import Exchange, parse_json_body, require_model
+from pbpm_desktop.core.http.exchange import Exchange
+from pbpm_desktop.core.http.payload import require_model
 from pbpm_desktop.core.upstream.client import OllamaError
 
 

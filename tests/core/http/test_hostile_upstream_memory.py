@@ -17,7 +17,8 @@ from pathlib import Path
 
 import aiohttp
 
-from pbpm_desktop.core.http.proxy import MAX_EVENT, SseTracker
+from pbpm_desktop.core.http.sse import MAX_EVENT
+from pbpm_desktop.core.http.trackers import SseTracker
 from tests.core.http.hostile import Conn, hostile_gateway
 
 MB = 1024 * 1024

@@ -41,8 +41,6 @@ JobKind = Literal["use", "unload"]
 
 #: how often to poll /api/ps while waiting for Ollama to drop an unloaded model
 PS_POLL_S = 0.05
-#: while draining a model, how often to check that someone still waits for the swap
-ABANDON_CHECK_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,8 @@ class SwapScheduler:
         self._swap_state: dict[str, Any] | None = None
         self._drain_state: dict[str, Any] | None = None
         self._wake = asyncio.Event()
+        #: set when a drained model goes idle or a waiter leaves: `_wait_idle` rechecks then
+        self._drain_wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: waits for GPU memory to settle after each unload (set by the manager)
         self.settler: MemorySettler | None = None
@@ -158,6 +158,7 @@ class SwapScheduler:
         else:
             in_flight.pop(model, None)
             self._idle_event(model).set()
+            self._drain_wake.set()
         self.ledger.last_used[model] = time.monotonic()
         self._publish_soon()
 
@@ -180,6 +181,7 @@ class SwapScheduler:
                 self.release(model)
             else:
                 self._remove_jobs([job])
+                self._drain_wake.set()  # a drain for nobody stops now, not at a poll
             raise
 
     def fail_waiting(self, exc: Exception) -> None:
@@ -323,7 +325,8 @@ class SwapScheduler:
         """Wait until `model` has no request in flight.
 
         Raises SwapTimeout at the deadline, and _Abandoned as soon as nobody in `group`
-        waits any more (all cancelled), so a model is never evicted for nobody.
+        waits any more (all cancelled), so a model is never evicted for nobody. Woken by
+        `_drain_wake` (a release or a cancelled waiter), never by polling.
         """
         idle = self._idle_event(model)
         if idle.is_set():
@@ -348,9 +351,10 @@ class SwapScheduler:
                         f"{self.ledger.in_flight.get(model, 0)} request(s) in flight. Try "
                         "again later, or raise SWAP_TIMEOUT_S / VRAM_LIMIT_GB / MAX_HEAVY_MODELS"
                     )
+                self._drain_wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(remaining, ABANDON_CHECK_S)):
-                        await idle.wait()
+                    async with asyncio.timeout(remaining):
+                        await self._drain_wake.wait()
         finally:
             self._drain_state = None
 

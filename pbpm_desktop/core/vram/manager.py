@@ -22,7 +22,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from pbpm_desktop.core import events as ev
@@ -31,13 +30,14 @@ from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.num_ctx import NumCtxPolicy, modelfile_num_ctx
 from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.core.upstream.client import OllamaClient, OllamaError, OllamaUnreachable
+from pbpm_desktop.core.vram.always_on import AlwaysOnKeeper
 from pbpm_desktop.core.vram.errors import ModelNotInstalled, ModelTooLarge, SwapTimeout, VramError
 from pbpm_desktop.core.vram.gpu import GpuReader
 from pbpm_desktop.core.vram.parallel import ParallelGate
 from pbpm_desktop.core.vram.scheduler import Admission, SwapScheduler, ms_since, retry_once
 from pbpm_desktop.core.vram.settle import MemorySettler
 from pbpm_desktop.core.vram.sizes import DEFAULT_NUM_CTX, SizeBook, kv_cache_bytes
-from pbpm_desktop.core.vram.state import ALWAYS_ON, ON_DEMAND, Ledger, gb, is_cloud_entry
+from pbpm_desktop.core.vram.state import ALWAYS_ON, ON_DEMAND, Ledger, is_cloud_entry
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class VramManager:
         self._tags_at = float("-inf")
         self._reconcile_task: asyncio.Task[None] | None = None
         self._publish_handle: asyncio.TimerHandle | None = None
-        self._warned_always_on_budget = False
+        self._always_on = AlwaysOnKeeper(self._ledger, self._scheduler, settings)
         #: the pause status while the owner paused sharing (core/pause.py), else None
         self.paused: dict[str, Any] | None = None
 
@@ -354,45 +354,10 @@ class VramManager:
             await self.reconcile()
 
     async def _ensure_always_on(self) -> None:
-        """Load always-on models that are not resident (caller holds the scheduler lock).
-
-        Their space is reserved in the budget, so only models loaded outside the gateway can
-        be in the way; idle ones are evicted. A load Ollama refuses is logged and retried on
-        the next pass; an unreachable Ollama aborts the pass.
-        """
+        """Load and re-pin the always-on models (caller holds the scheduler lock)."""
         if self.paused is not None:
             return  # the owner took the GPU back: reload nothing until they resume
-        ledger = self._ledger
-        # if the always-on models alone exceed the budget, evicting others cannot help
-        can_make_room = ledger.always_on_bytes() <= self.settings.vram_limit_bytes
-        if not can_make_room and not self._warned_always_on_budget:
-            self._warned_always_on_budget = True
-            log.warning(
-                "always-on models need %s, more than VRAM_LIMIT_GB=%g; raise VRAM_LIMIT_GB or "
-                "shorten ALWAYS_ON_MODELS",
-                gb(ledger.always_on_bytes()),
-                self.settings.vram_limit_gb,
-            )
-        for name in sorted(ledger.always_on - ledger.resident.keys()):
-            if can_make_room:
-                await self._scheduler.evict_idle_for(name)
-            try:
-                await self._scheduler.load(name)
-            except OllamaUnreachable:
-                raise
-            except OllamaError as exc:
-                log.warning("could not load always-on model %s: %s", name, exc.message)
-        for name in sorted(ledger.always_on & ledger.resident.keys()):
-            if not pinned_forever(ledger.resident[name].expires_at):
-                # Ollama's /v1 routes ignore keep_alive, so a /v1 request resets an always-on
-                # model to Ollama's default expiry; re-pin it (a load of a resident model is
-                # instant and only refreshes its keep_alive).
-                log.info(
-                    "re-pinning always-on model %s (expiry was %s)",
-                    name,
-                    ledger.resident[name].expires_at,
-                )
-                await self._scheduler.load_request(name)
+        await self._always_on.ensure()
 
     async def _refresh_tags(self) -> None:
         models = await retry_once(self.ollama.tags)
@@ -497,14 +462,3 @@ def _preload_result(name: str, category: str, admission: Admission) -> dict[str,
         "load_ms": admission.load_ms,
         "category": category,
     }
-
-
-def pinned_forever(expires_at: str | None) -> bool:
-    """True if an /api/ps expiry means "never" (Ollama reports a date centuries ahead)."""
-    if not expires_at:
-        return True  # unknown: do not churn
-    try:
-        year = int(expires_at[:4])
-    except ValueError:
-        return True
-    return year >= datetime.now(UTC).year + 5

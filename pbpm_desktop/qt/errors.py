@@ -1,7 +1,7 @@
 """Readable error messages for the UI: the user sees one sentence, the log gets the traceback.
 
-Core exceptions already carry messages written for people (`KeyServiceError.message`,
-`VramError.message`, `OSError.strerror`…); this module picks that text, and falls back to a
+Core exceptions already carry messages written for people (`GatewayError.message`,
+core/errors.py; `OSError.strerror`…); this module picks that text, and falls back to a
 short generic sentence for anything unexpected, so no traceback ever reaches a dialog.
 """
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pbpm_desktop.core.access.secrets import MasterKey, new_secret
+from pbpm_desktop.core.errors import GatewayError
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.store.models import ApiKey
 from pbpm_desktop.core.timeutil import parse_utc
@@ -49,13 +50,11 @@ def looks_like_client_key(token: str) -> bool:
     return len(token) == CLIENT_KEY_LEN and _CLIENT_KEY_SHAPE.fullmatch(token) is not None
 
 
-class KeyServiceError(Exception):
+class KeyServiceError(GatewayError):
     """A key operation failed; `status` is the HTTP status the API answers with."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,16 +22,14 @@ from datetime import datetime
 from pbpm_desktop.core.access.keys import KeyInfo
 from pbpm_desktop.core.access.quota import Grant, QuotaBook, QuotaRefusal
 from pbpm_desktop.core.accounting.audit import AuditWriter
+from pbpm_desktop.core.errors import GatewayError
 
 
-class PolicyRefusal(Exception):
+class PolicyRefusal(GatewayError):
     """The key may not make this request now. `retry_after` (seconds) for 429s."""
 
     def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
+        super().__init__(message, status, retry_after=retry_after)
 
 
 class PolicyEnforcer:

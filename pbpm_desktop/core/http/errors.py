@@ -15,10 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from pbpm_desktop.core.access.keys import KeyServiceError
-from pbpm_desktop.core.access.policy import PolicyRefusal
-from pbpm_desktop.core.upstream.client import OllamaError
-from pbpm_desktop.core.vram.manager import VramError
+from pbpm_desktop.core.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +31,9 @@ _OPENAI_TYPES = {
 }
 
 
-class ApiError(Exception):
+class ApiError(GatewayError):
+    """A refusal of the HTTP layer itself (bad body, bad field, wrong route for the key)."""
+
     def __init__(
         self,
         status: int,
@@ -43,11 +42,7 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
         param: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-        self.param = param
+        super().__init__(message, status, headers=headers, param=param)
 
 
 #: Anthropic's error types (what its SDKs and Claude Code read); Ollama's
@@ -124,15 +119,10 @@ def _payload_reason(exc: Exception) -> str:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as exc:
+    except GatewayError as exc:  # keys, limits, VRAM, Ollama, this layer: one shape
         return error_response(
-            request, exc.status, exc.message, headers=exc.headers, param=exc.param
+            request, exc.status, exc.message, headers=exc.headers or None, param=exc.param
         )
-    except PolicyRefusal as exc:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        return error_response(request, exc.status, exc.message, headers=headers)
-    except (VramError, OllamaError, KeyServiceError) as exc:
-        return error_response(request, exc.status, exc.message)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from pbpm_desktop.core.errors import GatewayError
 
-class OllamaError(Exception):
+
+class OllamaError(GatewayError):
     """Ollama answered with an error status (or with something that is not HTTP: 502)."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status)
 
 
 class OllamaUnreachable(OllamaError):

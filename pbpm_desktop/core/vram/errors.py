@@ -6,17 +6,13 @@ Kept in their own module so the scheduler and the manager can both raise them;
 
 from __future__ import annotations
 
+from pbpm_desktop.core.errors import GatewayError
 
-class VramError(Exception):
+
+class VramError(GatewayError):
     """A VRAM policy refusal; `.status` is the HTTP status, `.message` tells the user what to do."""
 
     status = 503
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
 
 
 class ModelNotInstalled(VramError):

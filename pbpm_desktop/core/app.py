@@ -12,6 +12,8 @@ import gc
 import logging
 import ssl
 import threading
+from collections.abc import Coroutine
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -74,14 +76,15 @@ class GatewayService:
         self.ollama_up: bool | None = None
         self.ollama_version: str | None = None
         self._runner: web.AppRunner | None = None
-        self._monitor: asyncio.Task[None] | None = None
+        #: what has started, to be undone in reverse order by `stop` (each part pushes its own
+        #: clean-up as it starts, so a start that fails half-way undoes exactly what ran)
+        self._started = AsyncExitStack()
         self.db: Database | None = None
         self.context: GatewayContext | None = None
         #: SHA-256 fingerprint of the served certificate while serving HTTPS
         self.tls_fingerprint: str | None = None
         #: the latest exposure self-check (core/exposure.py), run at every start
         self.exposure: ExposureReport | None = None
-        self._exposure_task: asyncio.Task[None] | None = None
         #: Prometheus metrics; outlive restarts, so counters keep counting across them
         self.metrics = GatewayMetrics(self.events, self._metrics_state, self._known_models)
 
@@ -93,8 +96,10 @@ class GatewayService:
         if self.master is None:
             self.master = load_master_key(self.settings.data_dir, self.settings.master_api_key)
         if self.db is None:
-            self.db = Database(self.settings.database_url)
-            await self.db.open()
+            db = Database(self.settings.database_url)
+            await db.open()
+            self.db = db
+            self._started.push_async_callback(self._close_db)
 
     async def start(self) -> None:
         """Start everything; if any part fails (port taken, say), undo what had started."""
@@ -117,9 +122,11 @@ class GatewayService:
             first_byte_timeout=s.first_byte_timeout_s,
             idle_timeout=s.idle_timeout_s,
         )
+        self._started.push_async_callback(ollama.close)
         await ollama.start()
         # the journal keeps what a SIGKILL would lose (core/accounting/journal.py)
         audit = AuditWriter(self.db, self.events, journal=s.data_dir / AUDIT_JOURNAL)
+        self._started.push_async_callback(audit.stop)
         await audit.start()
         keys = KeyService(self.db, self.master)
         policy = PolicyEnforcer(audit, self._tokens_since)
@@ -128,10 +135,13 @@ class GatewayService:
         self.context = GatewayContext(
             s, keys, audit, ollama, vram, policy, self.events, pause, self.metrics
         )
+        self._started.callback(setattr, self, "context", None)
+        self._started.push_async_callback(vram.stop)
         await vram.start()
         await self._start_http(ssl_context)
-        self._monitor = asyncio.create_task(self._watch_ollama(), name="ollama-monitor")
-        self._exposure_task = asyncio.create_task(self._warn_exposure(), name="exposure-check")
+        self._started.push_async_callback(pause.stop)  # before the HTTP layer: ends the waits
+        self._background(self._watch_ollama(), "ollama-monitor")
+        self._background(self._warn_exposure(), "exposure-check")
         self.state = GatewayState.SERVING
         self.events.publish(ev.GATEWAY_STATE, {"state": self.state, "url": self.url})
 
@@ -153,6 +163,7 @@ class GatewayService:
             else None,
         )
         await self._runner.setup()
+        self._started.push_async_callback(self._close_http)
         site = web.TCPSite(
             self._runner,
             self.settings.host,
@@ -163,8 +174,6 @@ class GatewayService:
         try:
             await site.start()
         except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
             raise OSError(
                 exc.errno,
                 f"cannot listen on {self.settings.host}:{self.settings.port} ({exc.strerror}); "
@@ -176,29 +185,27 @@ class GatewayService:
         _freeze_startup_objects()
 
     async def stop(self) -> None:
-        """Stop accepting, let the HTTP layer finish, flush the audit, close everything."""
-        if self._monitor is not None:
-            self._monitor.cancel()
-            self._monitor = None
-        if self._exposure_task is not None:
-            self._exposure_task.cancel()
-            self._exposure_task = None
-        if self.context is not None:
-            await self.context.pause.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self.context is not None:
-            await self.context.vram.stop()
-            await self.context.audit.stop()
-            await self.context.ollama.close()
-            self.context = None
-        if self.db is not None:
-            await self.db.close()
-            self.db = None
+        """Undo what started, newest first: background tasks, pause waits, the HTTP layer
+        (requests still streaming get SHUTDOWN_GRACE_S), VRAM, the audit (flushed), the
+        Ollama pool, the database. Every step runs even if an earlier one fails."""
+        await self._started.aclose()
         if self.state != GatewayState.STOPPED:
             self.state = GatewayState.STOPPED
             self.events.publish(ev.GATEWAY_STATE, {"state": self.state, "url": None})
+
+    def _background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._started.callback(task.cancel)
+
+    async def _close_http(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def _close_db(self) -> None:
+        if self.db is not None:
+            db, self.db = self.db, None
+            await db.close()
 
     async def restart(self, settings: Settings | None = None) -> None:
         """Apply new settings by restarting the gateway (a few hundred ms; no data lost)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pbpm_desktop.core.accounting.audit import AuditWriter
 from pbpm_desktop.core.app import GatewayService
 from tests.conftest import make_settings
 
@@ -32,3 +33,29 @@ async def test_restart_applies_new_settings(gateway, tmp_path: Path) -> None:
     await gateway.service.restart(gateway.service.settings.with_overrides(vram_limit_gb=12))
     assert gateway.service.vram_snapshot()["budget_limit_bytes"] == 12 * 1024**3
     assert gateway.service.url is not None and old_url
+
+
+async def test_stop_runs_every_step_even_when_one_fails(
+    sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part that fails to stop (here the audit) must not leave the others running."""
+    real_stop = AuditWriter.stop
+
+    async def failing_stop(self: AuditWriter) -> None:
+        await real_stop(self)
+        raise RuntimeError("audit stop failed")
+
+    monkeypatch.setattr(AuditWriter, "stop", failing_stop)
+    service = GatewayService(make_settings(tmp_path, sim.url))
+    await service.start()
+    assert service.context is not None
+    ollama = service.context.ollama
+    with pytest.raises(RuntimeError, match="audit stop failed"):
+        await service.stop()
+    # the steps after the failing one ran: the pool and the database are closed
+    assert service.db is None and service.context is None
+    assert not ollama._started  # the pool was closed
+    monkeypatch.undo()
+    await service.start()  # and the service starts again from scratch
+    assert service.state == "serving"
+    await service.stop()

@@ -1,6 +1,6 @@
 """The simulator's /v1/messages and /v1/responses answer the way Ollama's middlewares do
 (event names and order, fields, usage, error shapes), checked with the official SDKs and raw.
-The `sim` fixture (tests/conftest.py) answers 8 tokens."""
+The `sim` fixture (tests/simulator/conftest.py) answers 8 tokens here."""
 
 from __future__ import annotations
 
@@ -13,9 +13,15 @@ import openai
 import pytest
 
 from pbpm_desktop.simulator import ANSWER_TEXT, OllamaSimulator, count_prompt_tokens
-from pbpm_desktop.simulator_agents import estimate_input_tokens
+from pbpm_desktop.simulator.agent_requests import estimate_input_tokens
 
 WORDS = ANSWER_TEXT.split()
+
+
+@pytest.fixture(autouse=True)
+def eight_tokens(sim: OllamaSimulator) -> None:
+    """Answers of 8 tokens: the counts below are written for them."""
+    sim.response_tokens = 8
 
 
 def answer(n: int) -> str:

@@ -1,6 +1,6 @@
 """The simulator's tests get a simulator of the default models with quick unloads.
 
-(tests/conftest.py's `sim`, the gateway tests' small set, is what test_agents.py uses.)
+It overrides tests/conftest.py's `sim` (the gateway tests' small set) for tests/simulator/.
 """
 
 from __future__ import annotations

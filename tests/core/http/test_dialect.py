@@ -9,7 +9,7 @@ import random
 import pytest
 
 from pbpm_desktop.core.http.dialect import ANTHROPIC, RESPONSES, Dialect
-from pbpm_desktop.simulator_convert import AnthropicStream, ResponsesStream, sse
+from pbpm_desktop.simulator.convert import AnthropicStream, ResponsesStream, sse
 
 
 def chunks(text: list[str], prompt: int) -> list[dict]:

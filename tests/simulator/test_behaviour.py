@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pbpm_desktop.simulator import OllamaSimulator, SimModel
-from pbpm_desktop.simulator_behaviour import cloud_base
-from tests.test_simulator import eventually, post
+from pbpm_desktop.simulator.behaviour import cloud_base
+from tests.simulator.helpers import eventually, post
 
 GB = 1024**3
 A, B, C, D = "a:1b", "b:1b", "c:1b", "d:1b"

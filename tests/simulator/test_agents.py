@@ -1,6 +1,6 @@
 """The simulator's /v1/messages and /v1/responses answer the way Ollama's middlewares do
 (event names and order, fields, usage, error shapes), checked with the official SDKs and raw.
-The `sim` fixture (tests/conftest.py) answers 8 tokens."""
+The `sim` fixture (tests/simulator/conftest.py) answers 8 tokens here."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ import anthropic
 import openai
 import pytest
 
-from pbpm_desktop.simulator import ANSWER_TEXT, OllamaSimulator, count_prompt_tokens
-from pbpm_desktop.simulator_agents import estimate_input_tokens
+from pbpm_desktop.simulator import ANSWER_TEXT, OllamaSimulator, SimModel, count_prompt_tokens
+from pbpm_desktop.simulator.agent_requests import estimate_input_tokens
 
 WORDS = ANSWER_TEXT.split()
+CLOUD = "https://ollama.com:443"
+
+
+@pytest.fixture(autouse=True)
+def eight_tokens(sim: OllamaSimulator) -> None:
+    """Answers of 8 tokens: the counts below are written for them."""
+    sim.response_tokens = 8
 
 
 def answer(n: int) -> str:
@@ -222,3 +229,24 @@ async def test_a_client_leaving_mid_stream_is_counted(sim: OllamaSimulator) -> N
         await asyncio.sleep(0.01)
     assert sim.stats.cancelled_streams == 1
     assert sim.resident()["llama3.2:3b"].busy == 0  # released: the keep_alive clock runs again
+
+
+@pytest.mark.parametrize("model", ["gpt-oss:120b-cloud", "not-pulled:20b-cloud"])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/messages", {"max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/responses", {"input": "hi"}),
+    ],
+)
+async def test_a_cloud_model_is_answered_without_loading(
+    sim: OllamaSimulator, path: str, body: dict, model: str
+) -> None:
+    """ChatHandler sends a cloud model to ollama.com, a pulled stub or an explicit :cloud
+    reference (server/routes.go), whichever API the request came through: the agent routes
+    share /api/chat's lifecycle, so the stub is never loaded locally."""
+    sim.models["gpt-oss:120b-cloud"] = SimModel("gpt-oss:120b-cloud", 384, remote_host=CLOUD)
+    status, _, _ = await post(sim, path, {"model": model, **body})
+    assert status == 200
+    assert sim.stats.cloud_requests == 1
+    assert sim.resident() == {}

@@ -1,4 +1,4 @@
-"""README's configuration table, generated from the declarations in config.py.
+"""README's configuration table, generated from the declarations in model.py.
 
 `python -m pbpm_desktop.core.settings --markdown` prints it; `--write-readme [PATH]` replaces the
 table between the markers in README.md; tests/core/settings/test_doc.py fails when README's copy is

@@ -1,7 +1,8 @@
-"""Settings: environment variables, then a `.env` file, then the user's TOML config file.
+"""Every setting, declared once as a field of `Settings`: its variable, type, default and bounds.
 
-The precedence (environment > `.env` > TOML > defaults) lets a server operator pin anything
-with the environment while the desktop settings dialog owns the TOML file.
+Sources are read in this order: environment variables, then a `.env` file, then the user's
+TOML config file. The precedence (environment > `.env` > TOML > defaults) lets a server
+operator pin anything with the environment while the desktop settings dialog owns the TOML file.
 
 Each setting is declared once, below, as a field of `Settings`: its environment variable, type,
 default, bounds and description. pydantic-settings reads the sources (sources.py) and

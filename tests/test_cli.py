@@ -252,3 +252,27 @@ async def test_without_a_display_the_app_says_what_to_do_instead_of_aborting(
         assert re.search(r"listening on http://127\.0\.0\.1:\d+", out)
     finally:
         await stop_cli(proc)
+
+
+async def test_keys_create_refuses_a_model_ollama_does_not_have(tmp_path: Path) -> None:
+    """The CLI checks the allow-list against Ollama as the API and the Keys page do."""
+    sim = OllamaSimulator()
+    await sim.start()
+    env = cli_env(tmp_path, sim.url)
+    try:
+        code, out = await run_cli(
+            tmp_path, "keys", "create", "--name", "t", "--models", "no-such-model", env=env
+        )
+        assert code == 1 and "model 'no-such-model' is not installed" in out
+        full = next(name for name in sim.models if name.endswith(":latest"))
+        installed = full.removesuffix(":latest")  # the short name is made canonical
+        code, out = await run_cli(
+            tmp_path, "keys", "create", "--name", "t", "--models", installed, "--json", env=env
+        )
+        assert code == 0, out
+        assert json.loads(out[: out.rindex("}") + 1])["models"] == [full]
+    finally:
+        await sim.stop()
+    # Ollama down: the name is kept as given (the gateway still enforces the list)
+    code, out = await run_cli(tmp_path, "keys", "create", "--name", "t", "--models", "later")
+    assert code == 0, out

@@ -116,12 +116,7 @@ class GatewayService:
         await self.open_storage()
         assert self.db is not None and self.master is not None
         s = self.settings
-        ollama = OllamaClient(
-            s.ollama_url,
-            connect_timeout=s.connect_timeout_s,
-            first_byte_timeout=s.first_byte_timeout_s,
-            idle_timeout=s.idle_timeout_s,
-        )
+        ollama = self._new_ollama_client()
         self._started.push_async_callback(ollama.close)
         await ollama.start()
         # the journal keeps what a SIGKILL would lose (core/accounting/journal.py)
@@ -292,8 +287,28 @@ class GatewayService:
         return info.to_dict()
 
     async def _check_models(self, policy: dict[str, Any]) -> None:
+        """An allow-list names installed models only, whether the gateway runs or not."""
         if self.context is not None:
             await check_models(self.context.vram, policy)
+            return
+        if not policy.get("models"):
+            return
+        # storage only (the CLI's `keys create`): ask Ollama itself, as a running gateway would
+        ollama = self._new_ollama_client()
+        await ollama.start()
+        try:
+            await check_models(VramManager(ollama, self.settings, self.events), policy)
+        finally:
+            await ollama.close()
+
+    def _new_ollama_client(self) -> OllamaClient:
+        s = self.settings
+        return OllamaClient(
+            s.ollama_url,
+            connect_timeout=s.connect_timeout_s,
+            first_byte_timeout=s.first_byte_timeout_s,
+            idle_timeout=s.idle_timeout_s,
+        )
 
     async def list_keys(self) -> list[KeyRow]:
         await self._flush_audit()

@@ -6,7 +6,7 @@ One query for two callers, GET /admin/keys (core/http/admin.py) and the desktop 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pbpm_desktop.core.access.keys import KeyInfo, KeyService, KeyServiceError
 from pbpm_desktop.core.contracts import KeyRow
@@ -32,7 +32,13 @@ async def keys_with_usage(keys: KeyService) -> list[KeyRow]:
     return out
 
 
-async def check_models(vram: Any, policy: dict[str, Any]) -> None:
+class ModelResolver(Protocol):
+    """What the allow-list check needs of the VRAM manager: canonical installed names."""
+
+    async def resolve(self, model: str) -> str: ...
+
+
+async def check_models(vram: ModelResolver | None, policy: dict[str, Any]) -> None:
     """Refuse an allow-list naming a model Ollama does not have (a typo would lock the key
     out of everything), and make the names canonical ("llama3.2" -> "llama3.2:latest").
     With Ollama unreachable we cannot tell: the names are kept as given."""

@@ -9,10 +9,19 @@ tasks binding one context at once would reset each other's token (ValueError: "c
 different Context") and a nested binding would leave the context set: each binding therefore
 enters a shallow copy of the context (same connections, same app registry, a token of its
 own). tests/core/store/test_db.py holds this to concurrent and nested use.
+
+Every connection the store opens is closed by `close()`, and by an `open()` that fails (a
+database from a newer version, a migration that fails): aiosqlite runs each connection on a
+worker thread that is not a daemon, so one left open kept the process from exiting, and a
+PostgreSQL pool left open keeps its server sessions. A `Database` serves the event loop that
+opened it: on another loop Tortoise would silently open a second connection in place of the
+first (its "loop switch") and leave the first one open, so `bound()` refuses that with a clear
+error instead (tests/core/store/test_db_close.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import logging
@@ -35,16 +44,29 @@ class DatabaseBusy(RuntimeError):
     """The database stayed locked past its busy timeout."""
 
 
+class WrongLoop(RuntimeError):
+    """A query on an event loop other than the one that opened the database."""
+
+
 class Database:
     """One database: its own Tortoise context, the schema migrations, the binding for queries."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._ctx = TortoiseContext()
+        #: the client open() made, and the loop it serves; closed by close() whatever
+        #: context or loop that runs in
+        self._client: BaseDBAsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @contextlib.contextmanager
     def bound(self) -> Iterator[None]:
         """Run the ORM queries inside the `with` block against this database."""
+        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
+            raise WrongLoop(
+                "this database was opened on another event loop: query it from that loop "
+                "(for another thread, asyncio.run_coroutine_threadsafe onto it)"
+            )
         with copy.copy(self._ctx):
             yield
 
@@ -67,8 +89,16 @@ class Database:
         """Connect; with `migrate` (every start) also create and migrate the schema.
 
         `migrate=False` only connects: `pbpm-desktop doctor` inspects a database without
-        changing it.
+        changing it. If anything fails (or the open is cancelled), the connection is closed
+        before the error propagates.
         """
+        try:
+            await self._open(migrate)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _open(self, migrate: bool) -> None:
         path = self._sqlite_path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,8 +111,7 @@ class Database:
                 # WAL needs it alone, and a connection starting meanwhile gets "database is
                 # locked" at once (SQLite skips its busy wait there). Starts take milliseconds.
                 async with schema_lock(self.url, None):
-                    await self._ctx.init(db_url=self.url, modules=self._modules())
-                    conn = self._ctx.db()
+                    conn = await self._connect()
                     await conn.execute_script(
                         "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL;"
                     )
@@ -93,12 +122,19 @@ class Database:
                 if path is not None:
                     make_private(path)
                 return
-            await self._ctx.init(db_url=self.url, modules=self._modules())
+            conn = await self._connect()
             if migrate:
                 # one process at a time, so gateways starting together on one database all
                 # succeed
-                async with schema_lock(self.url, self._ctx.db()):
+                async with schema_lock(self.url, conn):
                     await self._migrate()
+
+    async def _connect(self) -> BaseDBAsyncClient:
+        """Initialise the context; its one client, kept so close() can always reach it."""
+        self._loop = asyncio.get_running_loop()
+        await self._ctx.init(db_url=self.url, modules=self._modules())
+        self._client = self._ctx.db()
+        return self._client
 
     @staticmethod
     def _modules() -> dict[str, Iterable[str | ModuleType]]:
@@ -123,8 +159,16 @@ class Database:
         return await migrations.current_version(self._ctx.db())
 
     async def close(self) -> None:
-        with self._ctx:
-            await self._ctx.close_connections()
+        """Close the connection (a no-op when none is open; safe to call twice)."""
+        client, self._client = self._client, None
+        if client is not None:
+            # the client itself, not only what Tortoise's storage holds in this task's
+            # context: a close from another context or loop reaches it too
+            await client.close()
+        if self._loop is None or self._loop is asyncio.get_running_loop():
+            # Tortoise's bookkeeping (on another loop it would make a fresh client to close)
+            with self._ctx:
+                await self._ctx.close_connections()
 
 
 def make_private(db_path: Path) -> None:

@@ -129,7 +129,7 @@ _KEYRING_FIX = (
 
 
 async def check_database(settings: Settings) -> Check:
-    from pbpm_desktop.core.store import Database
+    from pbpm_desktop.core.store import Database, migrations
     from pbpm_desktop.core.store.migrations import LATEST
     from pbpm_desktop.core.store.models import ApiKey, UsageRecord
 
@@ -147,6 +147,11 @@ async def check_database(settings: Settings) -> Check:
     try:
         await asyncio.wait_for(db.open(migrate=False), 15)
         version = await db.schema_version()
+        try:  # tables of ours with no version we can tell: the gateway refuses them
+            await migrations.check_known(db.client(), version)
+            unknown = None
+        except migrations.UnknownSchema as exc:
+            unknown = exc
         with db.bound():
             counts = (
                 (await ApiKey.all().count(), await UsageRecord.all().count())
@@ -180,13 +185,27 @@ async def check_database(settings: Settings) -> Check:
             f"understands ({LATEST})",
             "upgrade pbpm-desktop, or restore the backup (guard.db.backup-*) made before",
         )
+    if unknown is not None:
+        return Check(FAIL, "database", f"{shown}: {unknown.problem}", unknown.fix)
+    if version == 0:
+        return Check(
+            WARN,
+            "database",
+            f"{shown}: empty (no schema yet)",
+            "the first start of the gateway or the app creates the tables",
+        )
     if version < LATEST:
+        backup = (
+            "SQLite is backed up first"
+            if url.startswith("sqlite://")
+            else "take a pg_dump first, see the README"
+        )
         return Check(
             WARN,
             "database",
             f"{shown}: schema version {version}, older than pbpm-desktop {__version__} "
             f"needs ({LATEST})",
-            "start the gateway once: it migrates (keeping the data; SQLite is backed up first)",
+            f"start the gateway once: it migrates (keeping the data; {backup})",
         )
     assert counts is not None
     return Check(

@@ -79,6 +79,26 @@ async def test_old_sqlite_schema_is_reported_not_migrated(sim, tmp_path: Path):
     assert backups_in(tmp_path) == []
 
 
+async def test_tables_of_no_known_schema_fail_and_stay_untouched(sim, tmp_path: Path):
+    # the gateway refuses such a database (UnknownSchema); doctor must not call it "older"
+    path = tmp_path / "guard.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE api_keys (id INTEGER PRIMARY KEY, key_hash VARCHAR(64))")
+    check = by_name(await run_checks(make_settings(tmp_path, sim.url)))["database"]
+    assert check.status == FAIL
+    assert "api_keys but no schema version" in check.message
+    assert "PBPM_DB_URL" in check.fix
+    assert sqlite_columns(path, "api_keys") == {"id", "key_hash"}
+
+
+async def test_empty_postgres_database_is_reported_as_such(sim, tmp_path: Path, pg_url):
+    settings = make_settings(tmp_path, sim.url, db_url=pg_url)
+    check = by_name(await run_checks(settings))["database"]
+    assert check.status == WARN
+    assert "empty (no schema yet)" in check.message
+    assert "first start" in check.fix
+
+
 async def test_postgres_database_reported_with_password_hidden(sim, tmp_path: Path, pg_url):
     await created_db(pg_url)
     settings = make_settings(tmp_path, sim.url, db_url=pg_url)

@@ -1,4 +1,4 @@
-"""Writing audit rows: one multi-row INSERT, every value made storable first.
+"""Writing audit rows: one prepared INSERT run over the batch, every value made storable first.
 
 Kept apart from the writer (core/audit.py), which decides when to write; this decides how.
 """

@@ -115,7 +115,12 @@ LATEST = MIGRATIONS[-1].version
 _VERSION_TABLE = "schema_version"
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaError(RuntimeError):
+    """The database's schema is one this pbpm-desktop must not migrate; the message says what
+    to do (the CLI prints it as one line)."""
+
+
+class SchemaTooNew(SchemaError):
     """The database was migrated by a newer pbpm-desktop; this one must not touch it."""
 
 
@@ -136,18 +141,25 @@ async def current_version(conn: Any) -> int:
     return version
 
 
-class UnknownSchema(RuntimeError):
+class UnknownSchema(SchemaError):
     """Our tables exist but match no released schema: migrating could lose data."""
+
+    fix = "point PBPM_DB_URL at another database, or move this one away"
+
+    def __init__(self, tables: set[str]) -> None:
+        #: what is wrong, without the fix (`pbpm-desktop doctor` shows the two apart)
+        self.problem = (
+            f"the database has table(s) {', '.join(sorted(tables))} but no schema version "
+            "this pbpm-desktop can tell"
+        )
+        super().__init__(f"{self.problem}: {self.fix}")
 
 
 async def check_known(conn: Any, version: int) -> None:
     """Refuse a database with our tables and no version we can tell (made by something
     else, or hand-edited): v1's `CREATE TABLE IF NOT EXISTS` would keep it as it is."""
     if version == 0 and (found := await _tables(conn) & {"api_keys", "usage_records"}):
-        raise UnknownSchema(
-            f"the database has table(s) {', '.join(sorted(found))} but no schema version this "
-            "pbpm-desktop can tell: point PBPM_DB_URL at another database, or move this one away"
-        )
+        raise UnknownSchema(found)
 
 
 def pending(version: int) -> list[Migration]:

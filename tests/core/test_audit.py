@@ -44,7 +44,7 @@ async def test_busy_database_loses_nothing(tmp_path: Path) -> None:
     db = Database(f"sqlite://{path}")
     await db.open()
     with db.bound():
-        await db._ctx.db().execute_script("PRAGMA busy_timeout=50;")
+        await db.client().execute_script("PRAGMA busy_timeout=50;")
     writer = AuditWriter(db, interval=0.05)
     await writer.start()
     blocker = sqlite3.connect(path, timeout=0)

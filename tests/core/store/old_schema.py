@@ -1,5 +1,8 @@
 """A database as pbpm-desktop 96a3f6e left it (before versioning, `cloud` and `estimated`),
-written with raw SQL: what Tortoise's generate_schemas made from that version's models."""
+written with raw SQL: what Tortoise's generate_schemas made from that version's models.
+
+A copy of migration 1's tables on purpose, not imported from core/store/migrations.py: the old
+database must stay what the old version wrote even if someone edits that migration."""
 
 from __future__ import annotations
 

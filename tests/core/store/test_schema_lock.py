@@ -49,7 +49,7 @@ async def test_postgres_migration_adds_columns_and_keeps_rows(pg_url: str):
     await db.open()
     try:
         with db.bound():
-            assert await missing_columns(db._ctx.db()) == {}
+            assert await missing_columns(db.client()) == {}
             from pbpm_desktop.core.store.models import ApiKey
 
             row = await ApiKey.get(name="alice")

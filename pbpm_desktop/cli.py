@@ -141,6 +141,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"configuration error: {exc}")
     except OSError as exc:
         sys.exit(f"error: {exc.strerror or exc}")
+    except RuntimeError as exc:
+        # imported only now: the store pulls in Tortoise, which `--help` should not wait for
+        from pbpm_desktop.core.store.migrations import SchemaError
+
+        if not isinstance(exc, SchemaError):
+            raise
+        sys.exit(f"database error: {exc}")
 
 
 def _run(coro: Any) -> Any:

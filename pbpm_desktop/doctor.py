@@ -129,9 +129,9 @@ _KEYRING_FIX = (
 
 
 async def check_database(settings: Settings) -> Check:
-    from pbpm_desktop.core.store import Database
+    from pbpm_desktop.core.store import Database, migrations
+    from pbpm_desktop.core.store.migrations import LATEST
     from pbpm_desktop.core.store.models import ApiKey, UsageRecord
-    from pbpm_desktop.core.store.schema import missing_columns
 
     url = settings.database_url
     shown = _without_password(url)
@@ -146,11 +146,16 @@ async def check_database(settings: Settings) -> Check:
     db = Database(url)
     try:
         await asyncio.wait_for(db.open(migrate=False), 15)
+        version = await db.schema_version()
+        try:  # tables of ours with no version we can tell: the gateway refuses them
+            await migrations.check_known(db.client(), version)
+            unknown = None
+        except migrations.UnknownSchema as exc:
+            unknown = exc
         with db.bound():
-            missing = await missing_columns(ApiKey._meta.db)
             counts = (
                 (await ApiKey.all().count(), await UsageRecord.all().count())
-                if not missing
+                if version == LATEST
                 else None
             )
     except ImportError as exc:
@@ -172,19 +177,41 @@ async def check_database(settings: Settings) -> Check:
             await db.close()
         except Exception:
             pass
-    if missing:
-        lacking = ", ".join(f"{t}.{c}" for t, cols in missing.items() for c in cols)
+    if version > LATEST:
+        return Check(
+            FAIL,
+            "database",
+            f"{shown}: schema version {version}, newer than pbpm-desktop {__version__} "
+            f"understands ({LATEST})",
+            "upgrade pbpm-desktop, or restore the backup (guard.db.backup-*) made before",
+        )
+    if unknown is not None:
+        return Check(FAIL, "database", f"{shown}: {unknown.problem}", unknown.fix)
+    if version == 0:
         return Check(
             WARN,
             "database",
-            f"{shown}: schema older than pbpm-desktop {__version__} (lacks {lacking})",
-            "start the gateway once: it migrates (keeping the data; SQLite is backed up first)",
+            f"{shown}: empty (no schema yet)",
+            "the first start of the gateway or the app creates the tables",
+        )
+    if version < LATEST:
+        backup = (
+            "SQLite is backed up first"
+            if url.startswith("sqlite://")
+            else "take a pg_dump first, see the README"
+        )
+        return Check(
+            WARN,
+            "database",
+            f"{shown}: schema version {version}, older than pbpm-desktop {__version__} "
+            f"needs ({LATEST})",
+            f"start the gateway once: it migrates (keeping the data; {backup})",
         )
     assert counts is not None
     return Check(
         OK,
         "database",
-        f"{shown}: schema current for pbpm-desktop {__version__} "
+        f"{shown}: schema version {version}, current for pbpm-desktop {__version__} "
         f"({counts[0]} keys, {counts[1]} usage records)",
     )
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,19 @@ async def test_keys_create_list_revoke_and_usage(tmp_path: Path) -> None:
     assert code == 0 and "no usage" in out
     code, out = await run_cli(tmp_path, "usage", "--since", "yesterday")
     assert code != 0 and "--since must be an ISO 8601" in out and "Traceback" not in out
+
+
+async def test_a_database_from_a_newer_version_is_a_clear_error(tmp_path: Path) -> None:
+    code, out = await run_cli(tmp_path, "keys", "list")  # creates guard.db
+    assert code == 0, out
+    with sqlite3.connect(tmp_path / "guard.db") as db:
+        db.execute("UPDATE schema_version SET version = version + 1")
+    for args in (("serve", "--host", "127.0.0.1", "--port", "0"), ("keys", "list")):
+        # the process exits (it hung on the connection the refused start left open)
+        code, out = await asyncio.wait_for(run_cli(tmp_path, *args), 60)
+        assert code == 1 and "Traceback" not in out, out
+        assert "database error: the database has schema version" in out
+        assert "upgrade pbpm-desktop" in out
 
 
 async def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:

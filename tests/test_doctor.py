@@ -14,6 +14,7 @@ from pbpm_desktop.core.store import Database
 from pbpm_desktop.doctor import FAIL, OK, WARN, check_gpu, check_qt, run_checks
 
 from .conftest import make_settings
+from .core.store.old_schema import make_old_sqlite, sqlite_columns
 from .core.store.test_schema_lock import backups_in
 
 
@@ -41,7 +42,7 @@ async def test_healthy_setup_passes_with_versions(sim, tmp_path: Path):
     assert checks["ollama"].status == OK
     assert sim.version in checks["ollama"].message
     assert checks["database"].status == OK
-    assert "schema current" in checks["database"].message
+    assert "schema version 3, current" in checks["database"].message
     assert "0 keys" in checks["database"].message
     assert checks["port"].status == OK
     assert checks["keyring"].status == OK  # PBPM_NO_KEYRING (tests/conftest.py): the file
@@ -66,17 +67,36 @@ def test_cli_fails_with_exit_1_and_says_what_to_do(tmp_path: Path, monkeypatch, 
 
 async def test_old_sqlite_schema_is_reported_not_migrated(sim, tmp_path: Path):
     path = tmp_path / "guard.db"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE api_keys (id INTEGER PRIMARY KEY, key_hash VARCHAR(64))")
+    make_old_sqlite(path)
     checks = by_name(await run_checks(make_settings(tmp_path, sim.url)))
     assert checks["database"].status == WARN
-    assert "api_keys.prefix" in checks["database"].message
+    assert "schema version 1, older than" in checks["database"].message
     assert "migrates" in checks["database"].fix
-    with sqlite3.connect(path) as db:  # untouched: no column added, no table created
-        assert {r[1] for r in db.execute("PRAGMA table_info(api_keys)")} == {"id", "key_hash"}
+    assert "cloud" not in sqlite_columns(path, "api_keys")  # untouched: no column added
+    with sqlite3.connect(path) as db:  # no version table created
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert "usage_records" not in tables
+        assert "schema_version" not in tables
     assert backups_in(tmp_path) == []
+
+
+async def test_tables_of_no_known_schema_fail_and_stay_untouched(sim, tmp_path: Path):
+    # the gateway refuses such a database (UnknownSchema); doctor must not call it "older"
+    path = tmp_path / "guard.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE api_keys (id INTEGER PRIMARY KEY, key_hash VARCHAR(64))")
+    check = by_name(await run_checks(make_settings(tmp_path, sim.url)))["database"]
+    assert check.status == FAIL
+    assert "api_keys but no schema version" in check.message
+    assert "PBPM_DB_URL" in check.fix
+    assert sqlite_columns(path, "api_keys") == {"id", "key_hash"}
+
+
+async def test_empty_postgres_database_is_reported_as_such(sim, tmp_path: Path, pg_url):
+    settings = make_settings(tmp_path, sim.url, db_url=pg_url)
+    check = by_name(await run_checks(settings))["database"]
+    assert check.status == WARN
+    assert "empty (no schema yet)" in check.message
+    assert "first start" in check.fix
 
 
 async def test_postgres_database_reported_with_password_hidden(sim, tmp_path: Path, pg_url):

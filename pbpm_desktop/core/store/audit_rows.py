@@ -1,4 +1,4 @@
-"""Writing audit rows: one multi-row INSERT, every value made storable first.
+"""Writing audit rows: one prepared INSERT run over the batch, every value made storable first.
 
 Kept apart from the writer (core/accounting/audit.py), which decides when to write; this
 decides how.
@@ -55,8 +55,29 @@ def _storable_float(value: Any) -> float | None:
     return number if math.isfinite(number) else 0.0
 
 
+def _insert_sql(dialect: str) -> tuple[list[str], str]:
+    """(field names, INSERT statement) for every stored column but the generated id."""
+    cached = _INSERTS.get(dialect)
+    if cached is None:
+        names = [
+            name
+            for name, field_obj in UsageRecord._meta.fields_map.items()
+            if field_obj.has_db_field and not getattr(field_obj, "generated", False)
+        ]
+        marks = ", ".join("?" if dialect == "sqlite" else f"${i + 1}" for i in range(len(names)))
+        columns = ", ".join(f'"{name}"' for name in names)
+        sql = f'INSERT INTO "{UsageRecord._meta.db_table}" ({columns}) VALUES ({marks})'
+        cached = _INSERTS[dialect] = (names, sql)
+    return cached
+
+
+#: {dialect: (field names, INSERT statement)}, built on first use
+_INSERTS: dict[str, tuple[list[str], str]] = {}
+
+
 async def insert_many(batch: list[AuditEntry], *, sanitize: bool = False) -> None:
-    """One multi-row INSERT of `batch`, with the SQL and value conversion Tortoise would use.
+    """One parametrized INSERT run for every row of `batch` (`execute_many`, one transaction),
+    inside `Database.bound()`.
 
     Strings longer than their column are always cut to fit. With `sanitize` (the writer's
     retry of a batch the database refused) every value is made storable: strings made valid
@@ -69,14 +90,14 @@ async def insert_many(batch: list[AuditEntry], *, sanitize: bool = False) -> Non
 
     Why not `UsageRecord.bulk_create`: building a Model instance per record (field validation,
     deep copies of defaults) cost more than the database write itself; under load that was a
-    tenth of the gateway's CPU, on the same loop that serves requests. Tortoise's executor
-    still supplies the dialect's INSERT statement and, for every column that is not a plain
-    string or number (the timestamp), the field's own `to_db_value`, so any database the
-    gateway supports (SQLite, Postgres) gets the values bulk_create would send.
+    tenth of the gateway's CPU, on the same loop that serves requests. The statement is ours
+    (the model's table and columns, the dialect's placeholders) and the connection's public
+    `execute_many` runs it; every column that is not a plain string or number (the timestamp,
+    the flag) goes through the field's own `to_db_value`, so SQLite and PostgreSQL get the
+    values bulk_create would send.
     """
-    conn = UsageRecord._choose_db(True)
-    executor = conn.executor_class(model=UsageRecord, db=conn)
-    names = executor.regular_columns
+    conn = UsageRecord._meta.db
+    names, sql = _insert_sql(str(conn.capabilities.dialect))
     slots = type(batch[0]).__slots__
     if any(name not in slots for name in names):
         # a column the entry does not carry: let the ORM apply its defaults
@@ -133,4 +154,4 @@ async def insert_many(batch: list[AuditEntry], *, sanitize: bool = False) -> Non
         for i, to_db in conversions:
             row[i] = to_db(row[i], UsageRecord)
         rows.append(row)
-    await conn.execute_many(executor.insert_query, rows)
+    await conn.execute_many(sql, rows)

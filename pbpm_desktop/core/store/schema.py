@@ -1,8 +1,6 @@
-"""What the forward-only migration needs to know about a live database, on SQLite and PostgreSQL.
-
-`Database._add_missing_columns` adds the columns newer models have and an older database lacks;
-this module answers "which columns does this table have" for either dialect, writes the SQLite
-backup taken before the first change, and reports the schema for `pbpm-desktop doctor`.
+"""What the store knows about a live database, on SQLite and PostgreSQL: its dialect, the
+columns of our models, the schema version and what is missing (`pbpm-desktop doctor`), and the
+SQLite backup taken before a migration changes anything.
 """
 
 from __future__ import annotations
@@ -14,30 +12,18 @@ from typing import Any
 
 from tortoise.models import Model
 
+from pbpm_desktop.core.store import migrations
 from pbpm_desktop.core.store import models as store_models
 
 log = logging.getLogger(__name__)
 
-#: the tables the gateway owns, in the order the migration visits them
+#: the tables the gateway owns
 MODELS: tuple[type[Model], ...] = (store_models.ApiKey, store_models.UsageRecord)
 
 
 def dialect(conn: Any) -> str:
     """ "sqlite" or "postgres" (Tortoise's name for the dialect of this client)."""
     return str(conn.capabilities.dialect)
-
-
-async def existing_columns(conn: Any, table: str) -> set[str]:
-    """Column names of `table` as the database has them (empty when the table is missing)."""
-    if dialect(conn) == "sqlite":
-        _, rows = await conn.execute_query(f"PRAGMA table_info({table})")
-        return {row["name"] for row in rows}
-    _, rows = await conn.execute_query(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = $1",
-        [table],
-    )
-    return {row["column_name"] for row in rows}
 
 
 def model_columns(model: type[Model]) -> dict[str, Any]:
@@ -50,11 +36,14 @@ def model_columns(model: type[Model]) -> dict[str, Any]:
 
 
 async def missing_columns(conn: Any) -> dict[str, list[str]]:
-    """{table: columns the models have and the database lacks}; a missing table lists all."""
+    """{table: columns the models have and the database lacks}; a missing table lists all.
+
+    Empty once the migrations ran: a test holds the migrations and the models to each other.
+    """
     out: dict[str, list[str]] = {}
     for model in MODELS:
         table = model._meta.db_table
-        have = await existing_columns(conn, table)
+        have = await migrations.columns(conn, table)
         lacking = [c for c in model_columns(model) if c not in have]
         if lacking:
             out[table] = lacking

@@ -13,6 +13,7 @@ from pbpm_desktop.core.accounting import audit as audit_module
 from pbpm_desktop.core.accounting.audit import AuditEntry, AuditWriter
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.store.models import UsageRecord
+from tests.core.store.old_schema import make_old_sqlite
 
 
 def entry(i: int = 0) -> AuditEntry:
@@ -42,7 +43,7 @@ async def test_busy_database_loses_nothing(tmp_path: Path) -> None:
     db = Database(f"sqlite://{path}")
     await db.open()
     with db.bound():
-        await db._ctx.db().execute_script("PRAGMA busy_timeout=50;")
+        await db.client().execute_script("PRAGMA busy_timeout=50;")
     writer = AuditWriter(db, interval=0.05)
     await writer.start()
     blocker = sqlite3.connect(path, timeout=0)
@@ -79,24 +80,13 @@ async def test_tokens_today_counter(tmp_path: Path) -> None:
 
 async def test_schema_upgrade_keeps_data_and_adds_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    con = sqlite3.connect(path)
-    con.executescript(
-        """
-        CREATE TABLE usage_records (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, key_id INT, model VARCHAR(200) NOT NULL,
-            route VARCHAR(64) NOT NULL, prompt_tokens INT NOT NULL, completion_tokens INT NOT NULL,
-            status VARCHAR(32) NOT NULL, created_at TIMESTAMP NOT NULL);
-        INSERT INTO usage_records (key_id, model, route, prompt_tokens, completion_tokens, status,
-            created_at) VALUES (1, 'old-model', 'chat', 3, 4, 'ok', '2025-01-01 00:00:00+00:00');
-        """
-    )
-    con.close()
+    make_old_sqlite(path)  # the schema as of 96a3f6e, one key and one record
     db = Database(f"sqlite://{path}")
     await db.open()
     with db.bound():
         rows = await UsageRecord.all()
-    assert len(rows) == 1 and rows[0].model == "old-model" and rows[0].ttft_ms is None
-    assert rows[0].owner == ""
+    assert len(rows) == 1 and rows[0].model == "llama3" and rows[0].ttft_ms is None
+    assert (rows[0].owner, rows[0].estimated) == ("alice", False)
     await db.close()
     journal = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert journal == "wal"

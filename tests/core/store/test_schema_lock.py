@@ -12,17 +12,7 @@ import pytest
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.store.schema import missing_columns
 
-# an api_keys table as an older version made it: no policy columns yet
-OLD_API_KEYS = (
-    "CREATE TABLE api_keys (id {serial} PRIMARY KEY, key_hash VARCHAR(64) NOT NULL UNIQUE, "
-    "prefix VARCHAR(16) NOT NULL, name VARCHAR(200) NOT NULL, email VARCHAR(200) NOT NULL, "
-    "created_at {ts} NOT NULL, revoked_at {ts})"
-)
-OLD_ROW = (
-    "INSERT INTO api_keys (key_hash, prefix, name, email, created_at) "
-    "VALUES ('h1', 'pbpm_abc', 'alice', 'a@example.org', '2025-01-02 03:04:05+00:00')"
-)
-POLICY_COLUMNS = {"models", "expires_at", "rpm", "tokens_per_day", "max_streams"}
+from .old_schema import NEW_COLUMNS, make_old_postgres, make_old_sqlite, sqlite_columns
 
 
 async def open_all(dbs: list[Database]) -> list[BaseException | None]:
@@ -52,31 +42,26 @@ async def test_gateways_starting_together_on_an_empty_postgres_all_succeed(pg_ur
 
 
 async def test_postgres_migration_adds_columns_and_keeps_rows(pg_url: str):
-    conn = await asyncpg.connect(pg_url)
-    try:
-        await conn.execute(OLD_API_KEYS.format(serial="SERIAL", ts="TIMESTAMPTZ"))
-        await conn.execute(OLD_ROW)
-    finally:
-        await conn.close()
+    await make_old_postgres(pg_url)
     dbs = [Database(pg_url) for _ in range(3)]  # three upgraded gateways start at once
     assert await open_all(dbs) == [None] * 3
     db = Database(pg_url)
     await db.open()
     try:
         with db.bound():
-            assert await missing_columns(db._ctx.db()) == {}
+            assert await missing_columns(db.client()) == {}
             from pbpm_desktop.core.store.models import ApiKey
 
             row = await ApiKey.get(name="alice")
-            assert (row.email, row.models, row.rpm) == ("a@example.org", "", None)
+            assert (row.email, row.models, row.rpm, row.cloud) == (
+                "a@example.org",
+                "llama3",
+                30,
+                False,
+            )
+        assert await db.schema_version() == 3
     finally:
         await db.close()
-
-
-def make_old_sqlite(path: Path) -> None:
-    with sqlite3.connect(path) as db:
-        db.execute(OLD_API_KEYS.format(serial="INTEGER", ts="TIMESTAMP"))
-        db.execute(OLD_ROW)
 
 
 def backups_in(folder: Path) -> list[Path]:
@@ -107,14 +92,16 @@ async def test_sqlite_starts_racing_for_wal_mode_all_succeed(tmp_path: Path):
 
 
 def check_upgraded(tmp_path: Path, path: Path) -> None:
+    for table, added in NEW_COLUMNS.items():
+        assert sqlite_columns(path, table) >= added
     with sqlite3.connect(path) as db:
-        columns = {r[1] for r in db.execute("PRAGMA table_info(api_keys)")}
-        assert columns >= POLICY_COLUMNS
-        assert db.execute("SELECT name, models FROM api_keys").fetchall() == [("alice", "")]
+        assert db.execute("SELECT name, cloud FROM api_keys").fetchall() == [("alice", 0)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     backups = backups_in(tmp_path)
     assert len(backups) == 1  # the first migrating process made it; the others found no work
-    with sqlite3.connect(backups[0]) as old:  # the data as it was, in the old schema
-        assert {r[1] for r in old.execute("PRAGMA table_info(api_keys)")}.isdisjoint(POLICY_COLUMNS)
+    for table, added in NEW_COLUMNS.items():  # the data as it was, in the old schema
+        assert sqlite_columns(backups[0], table).isdisjoint(added)
+    with sqlite3.connect(backups[0]) as old:
         assert old.execute("SELECT name FROM api_keys").fetchall() == [("alice",)]
 
 

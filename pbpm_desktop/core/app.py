@@ -46,7 +46,7 @@ from pbpm_desktop.core.http.server import (
 )
 from pbpm_desktop.core.pause import PauseController
 from pbpm_desktop.core.settings import Settings
-from pbpm_desktop.core.store import Database, queries
+from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.tls import fingerprint, server_context
 from pbpm_desktop.core.upstream.client import OllamaClient, OllamaError
 from pbpm_desktop.core.vram.manager import VramManager
@@ -316,21 +316,19 @@ class GatewayService:
 
     async def usage_records(self, limit: int = 100, **filters: Any) -> list[dict[str, Any]]:
         await self._flush_audit()
-        with self._db().bound():
-            return await queries.usage_records(limit=limit, **filters)
+        return await self._db().usage.records(limit=limit, **filters)
 
     async def usage_totals(self, group_by: str, **filters: Any) -> list[UsageTotalRow]:
         await self._flush_audit()
-        with self._db().bound():
-            # the store's rows are plain dicts of exactly these columns (core/store/queries.py)
-            return cast(list[UsageTotalRow], await queries.usage_totals(group_by, **filters))
+        # the store's rows are plain dicts of exactly these columns (core/store/queries.py)
+        return cast(list[UsageTotalRow], await self._db().usage.totals(group_by, **filters))
 
     async def usage_series(
         self, since: datetime, bucket: str = "hour", **filters: Any
     ) -> list[UsageBucket]:
         await self._flush_audit()
-        with self._db().bound():
-            return cast(list[UsageBucket], await queries.usage_series(since, bucket, **filters))
+        series = await self._db().usage.series(since, bucket, **filters)
+        return cast(list[UsageBucket], series)
 
     async def today(self) -> dict[str, int]:
         """Requests and tokens since 00:00 UTC (the Overview page's counters)."""
@@ -419,8 +417,7 @@ class GatewayService:
             await self.context.audit.flush()
 
     async def _tokens_since(self, key_id: int, since: datetime) -> int:
-        with self._db().bound():
-            return await queries.tokens_since(key_id, since)
+        return await self._db().usage.tokens_since(key_id, since)
 
     def _keys(self) -> KeyService:
         """The running gateway's key service (its cache must see revokes), or one for the CLI."""

@@ -10,15 +10,13 @@ from typing import Any, Protocol, cast
 
 from pbpm_desktop.core.access.keys import KeyInfo, KeyService, KeyServiceError
 from pbpm_desktop.core.contracts import KeyRow
-from pbpm_desktop.core.store import queries
 from pbpm_desktop.core.vram.errors import ModelNotInstalled
 
 
 async def keys_with_usage(keys: KeyService) -> list[KeyRow]:
     """Key table rows: the key's fields plus its usage totals and last use."""
     infos: list[KeyInfo] = await keys.list()
-    with keys.db.bound():
-        totals = {row["key_id"]: row for row in await queries.usage_totals("key")}
+    totals = {row["key_id"]: row for row in await keys.db.usage.totals("key")}
     out: list[KeyRow] = []
     for info in infos:
         usage = totals.get(info.id, {})

@@ -17,7 +17,6 @@ from pbpm_desktop.core.access.keys import (
 from pbpm_desktop.core.http.body import parse_json_body
 from pbpm_desktop.core.http.context import context_of
 from pbpm_desktop.core.http.errors import ApiError
-from pbpm_desktop.core.store import queries
 from pbpm_desktop.core.timeutil import parse_utc
 
 
@@ -122,8 +121,7 @@ async def usage(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(400, "'limit' must be a number") from exc
     await ctx.audit.flush()  # include what is still in the batch
-    with ctx.keys.db.bound():
-        records = await queries.usage_records(limit=limit, **usage_filters(params))
+    records = await ctx.keys.db.usage.records(limit=limit, **usage_filters(params))
     return web.json_response({"records": records})
 
 

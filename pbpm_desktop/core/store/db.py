@@ -36,6 +36,7 @@ from tortoise.context import TortoiseContext
 from pbpm_desktop.core.store import migrations, schema
 from pbpm_desktop.core.store import models as store_models
 from pbpm_desktop.core.store.schema_lock import schema_lock
+from pbpm_desktop.core.store.usage import UsageRepository
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class Database:
         #: context or loop that runs in
         self._client: BaseDBAsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: the audit's read side, binding its own context (store/usage.py)
+        self.usage = UsageRepository(self)
 
     @contextlib.contextmanager
     def bound(self) -> Iterator[None]:

@@ -1,4 +1,4 @@
-"""Read-side queries over the audit: records, totals, time series. Call inside `db.bound()`."""
+"""The SQL of the audit's read side: records, totals, time series (used via store/usage.py)."""
 
 from __future__ import annotations
 

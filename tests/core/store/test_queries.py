@@ -74,3 +74,15 @@ async def test_totals_and_records(db: Database) -> None:
     assert {r["key_id"]: r["requests"] for r in by_key} == {1: 3, 2: 1}
     assert len(records) == 2 and records[0]["created_at"] >= records[1]["created_at"]
     assert used == 330
+
+
+async def test_the_usage_repository_binds_its_own_context(db: Database) -> None:
+    """Callers ask `db.usage` with no `bound()` block: the repository enters the context."""
+    with db.bound():
+        expected = await queries.usage_totals("model")
+        used = await queries.tokens_since(1, NOW - timedelta(hours=2))
+    assert await db.usage.totals("model") == expected
+    assert await db.usage.tokens_since(1, NOW - timedelta(hours=2)) == used
+    assert len(await db.usage.records(limit=2)) == 2
+    series = await db.usage.series(NOW - timedelta(hours=24), "hour", until=NOW)
+    assert len(series) == 25

@@ -8,10 +8,8 @@ loop; none of them touch Qt.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import ssl
-import threading
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
@@ -36,6 +34,7 @@ from pbpm_desktop.core.contracts import (
 )
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.exposure import ExposureReport, check_ollama_exposure, lan_address
+from pbpm_desktop.core.gc_freeze import freeze_startup_objects
 from pbpm_desktop.core.http.app import create_app
 from pbpm_desktop.core.http.context import GatewayContext
 from pbpm_desktop.core.http.server import (
@@ -48,12 +47,12 @@ from pbpm_desktop.core.pause import PauseController
 from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.core.store import Database
 from pbpm_desktop.core.tls import fingerprint, server_context
-from pbpm_desktop.core.upstream.client import OllamaClient, OllamaError
+from pbpm_desktop.core.upstream.client import OllamaClient
+from pbpm_desktop.core.upstream.health import OllamaHealth
 from pbpm_desktop.core.vram.manager import VramManager
 
 log = logging.getLogger(__name__)
 
-OLLAMA_POLL_S = 5.0
 AIOHTTP_KEEPALIVE_S = 3630.0  # aiohttp's own default, used when KEEPALIVE_TIMEOUT_S is 0
 AUDIT_JOURNAL = "audit-journal.ndjson"
 
@@ -73,8 +72,8 @@ class GatewayService:
         self.master = master_key
         self.state = GatewayState.STOPPED
         self.port: int | None = None
-        self.ollama_up: bool | None = None
-        self.ollama_version: str | None = None
+        #: is Ollama answering, and which version (polled while serving; core/upstream/health.py)
+        self.ollama_health = OllamaHealth(settings.ollama_url, self.events)
         self._runner: web.AppRunner | None = None
         #: what has started, to be undone in reverse order by `stop` (each part pushes its own
         #: clean-up as it starts, so a start that fails half-way undoes exactly what ran)
@@ -135,7 +134,8 @@ class GatewayService:
         await vram.start()
         await self._start_http(ssl_context)
         self._started.push_async_callback(pause.stop)  # before the HTTP layer: ends the waits
-        self._background(self._watch_ollama(), "ollama-monitor")
+        self.ollama_health.url = s.ollama_url  # a restart may have changed it
+        self._background(self.ollama_health.watch(ollama), "ollama-monitor")
         self._background(self._warn_exposure(), "exposure-check")
         self.state = GatewayState.SERVING
         self.events.publish(ev.GATEWAY_STATE, {"state": self.state, "url": self.url})
@@ -177,7 +177,7 @@ class GatewayService:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
-        _freeze_startup_objects()
+        freeze_startup_objects()
 
     async def stop(self) -> None:
         """Undo what started, newest first: background tasks, pause waits, the HTTP layer
@@ -238,28 +238,11 @@ class GatewayService:
     # --- Ollama status ------------------------------------------------------------------------
 
     async def check_ollama(self) -> OllamaStatus:
-        assert self.context is not None
-        try:
-            version = await self.context.ollama.version()
-            up = True
-        except (OllamaError, KeyError, ValueError):
-            version, up = None, False
-        if up != self.ollama_up or version != self.ollama_version:
-            self.ollama_up, self.ollama_version = up, version
-            self.events.publish(ev.OLLAMA_STATE, self.ollama_status())
-        return self.ollama_status()
+        """Ask Ollama for its version now (the Overview page's "Check again")."""
+        return await self.ollama_health.check(self._ctx().ollama)
 
     def ollama_status(self) -> OllamaStatus:
-        return {
-            "up": self.ollama_up,
-            "version": self.ollama_version,
-            "url": self.settings.ollama_url,
-        }
-
-    async def _watch_ollama(self) -> None:
-        while True:
-            await self.check_ollama()
-            await asyncio.sleep(OLLAMA_POLL_S)
+        return self.ollama_health.status()
 
     # --- operations for the UI and CLI ----------------------------------------------------------
 
@@ -433,27 +416,6 @@ class GatewayService:
     def _master(self) -> MasterKey:
         assert self.master is not None
         return self.master
-
-
-_frozen = False
-
-
-def _freeze_startup_objects() -> None:
-    """Keep the cyclic GC from re-scanning everything loaded at start (headless serve only).
-
-    Measured: with ~60,000 long-lived objects (aiohttp, Tortoise, pypika) an occasional full
-    collection paused the gateway for about 16 ms, a request or a stream chunk held up that
-    long. Frozen objects are skipped by later collections, so those pauses shrink to about a
-    millisecond. Once per process and only on the main thread, i.e. `serve`: the desktop app
-    runs the gateway on a thread and keeps the GC as it is, since freezing Qt's objects could
-    keep garbage alive there.
-    """
-    global _frozen
-    if _frozen or threading.current_thread() is not threading.main_thread():
-        return
-    _frozen = True
-    gc.collect()
-    gc.freeze()
 
 
 def since_range(label: str) -> datetime:

@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from pbpm_desktop.core import events as ev
-from pbpm_desktop.core.contracts import ResidentModel, VramSnapshot
+from pbpm_desktop.core.contracts import VramSnapshot
 from pbpm_desktop.core.events import EventBus
 from pbpm_desktop.core.num_ctx import NumCtxPolicy, modelfile_num_ctx
 from pbpm_desktop.core.settings import Settings
@@ -37,6 +37,7 @@ from pbpm_desktop.core.vram.parallel import ParallelGate
 from pbpm_desktop.core.vram.scheduler import Admission, SwapScheduler, ms_since, retry_once
 from pbpm_desktop.core.vram.settle import MemorySettler
 from pbpm_desktop.core.vram.sizes import DEFAULT_NUM_CTX, SizeBook, kv_cache_bytes
+from pbpm_desktop.core.vram.snapshot import build_snapshot, installed_rows
 from pbpm_desktop.core.vram.state import ALWAYS_ON, ON_DEMAND, Ledger, is_cloud_entry
 
 log = logging.getLogger(__name__)
@@ -374,17 +375,7 @@ class VramManager:
 
     def available_models(self) -> list[dict[str, Any]]:
         """Rows for GET /api/available_models."""
-        ledger = self._ledger
-        return [
-            {
-                "name": name,
-                "category": self.category(name),
-                "size": ledger.size_of(name),
-                "loaded": name in ledger.resident,
-                "cloud": name in ledger.cloud,
-            }
-            for name in sorted(ledger.installed)
-        ]
+        return installed_rows(self._ledger)
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-serialisable state for the dashboard and the VRAM_STATE event."""
@@ -392,37 +383,11 @@ class VramManager:
 
     def state(self) -> VramSnapshot:
         """The typed snapshot (core/contracts.py); `snapshot()` is its JSON shape."""
-        ledger = self._ledger
-        resident: list[ResidentModel] = [
-            {
-                "name": r.name,
-                "category": self.category(r.name),
-                "size": ledger.size_of(r.name),
-                "size_vram": r.size_vram,
-                "expires_at": r.expires_at,
-                "in_flight": ledger.in_flight.get(r.name, 0),
-                "external": r.external,
-                # landed partly on CPU (slow): Ollama found too little free VRAM
-                "partial_offload": 0 < r.size_vram < r.size,
-            }
-            for r in sorted(ledger.resident.values(), key=lambda r: r.name)
-        ]
-        return VramSnapshot(
-            installed=self.available_models(),
-            resident=resident,
-            in_flight=dict(ledger.in_flight),
-            waiting=self._scheduler.waiting(),
-            queued=self.parallel.queued(),
-            unloads_waiting=self._scheduler.unloads_waiting(),
-            budget_bytes=self.settings.vram_limit_bytes,
-            budget_limit_bytes=self.settings.vram_limit_bytes,
-            budget_used_bytes=ledger.resident_bytes(),
-            budget_planned_bytes=ledger.planned_bytes(),
-            max_heavy_models=self.settings.max_heavy_models,
-            swapping=self._scheduler.swapping(),
-            missing_always_on=list(ledger.missing_always_on),
-            unexpected_evictions=list(ledger.unexpected_evictions),
-            max_loaded_models=self.settings.max_loaded_models,
+        return build_snapshot(
+            self._ledger,
+            self._scheduler,
+            self.parallel,
+            self.settings,
             ollama_up=self.ollama_up,
             paused=self.paused,
             gpu=self._gpu.read(),

@@ -1267,7 +1267,9 @@ class OllamaSimulator:
             else:
                 self.stats.requests[spec.model] = self.stats.requests.get(spec.model, 0) + 1
                 n = spec.num_predict or self.response_tokens
-                reason = "length" if spec.num_predict else "stop"
+                if spec.num_predict and not self.behaviour.num_predict_is_length:
+                    n = min(n, self.response_tokens)  # a cap, as on a real model
+                reason = "length" if spec.num_predict and n == spec.num_predict else "stop"
             delay = self.token_delay
             gen_started = loop.time()
             if not spec.stream:

@@ -24,6 +24,7 @@ from pbpm_desktop.qt.fit import never_fits_now
 from pbpm_desktop.qt.formatting import expires_in, human_bytes
 from pbpm_desktop.qt.model_ops import PRELOAD, UNLOAD, refresh_vram, start_model_op
 from pbpm_desktop.qt.pages.base import Page
+from pbpm_desktop.qt.pages.model_actions import ActionCell
 from pbpm_desktop.qt.widgets import cell, make_table
 
 COLUMNS = (
@@ -37,77 +38,6 @@ COLUMNS = (
     "waiting",
     "action",
 )
-
-
-class ActionCell(QWidget):
-    """Preload / Unload buttons, replaced by a busy bar while the operation runs."""
-
-    def __init__(self, page: ModelsPage, model: str) -> None:
-        super().__init__()
-        self.model = model
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 1, 4, 1)
-        layout.setSpacing(4)
-        self.preload = QPushButton(self.tr("Preload"))
-        self.unload = QPushButton(self.tr("Unload"))
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)
-        self.busy.setMaximumHeight(18)
-        self.busy.setTextVisible(False)
-        self.busy_label = QLabel("", objectName="Muted")
-        # wide enough for the longest of their texts (in any language), so the cell keeps
-        # its width when Preload turns into Reload
-        wide = max(
-            self.preload.fontMetrics().horizontalAdvance(text)
-            for text in (self.tr("Preload"), self.tr("Reload"), self.tr("Unload"))
-        )
-        for button in (self.preload, self.unload):
-            button.setMinimumWidth(wide + 28)
-        self.busy.setFixedWidth(80)
-        for widget in (self.preload, self.unload, self.busy_label, self.busy):
-            layout.addWidget(widget)
-        layout.addStretch(1)
-        self.preload.clicked.connect(lambda: page.start_op(PRELOAD, model))
-        self.unload.clicked.connect(lambda: page.start_op(UNLOAD, model))
-        self.set_state(loaded=False, always_on=False, pending=None, serving=True)
-
-    def set_state(
-        self,
-        *,
-        loaded: bool,
-        always_on: bool,
-        pending: str | None,
-        serving: bool,
-        never_fits: str | None = None,
-    ) -> None:
-        """`never_fits`: why this model can never be loaded (Preload is then disabled)."""
-        busy = pending is not None
-        self.busy.setVisible(busy)
-        self.busy_label.setVisible(busy)
-        self.busy_label.setText(
-            self.tr("Loading…") if pending == PRELOAD else self.tr("Unloading…")
-        )
-        self.preload.setVisible(not busy)
-        self.unload.setVisible(not busy)
-        self.preload.setEnabled(serving and (loaded or never_fits is None))
-        self.preload.setText(self.tr("Reload") if loaded else self.tr("Preload"))
-        if loaded:
-            tip = self.tr("Refresh its keep-alive")
-        elif never_fits:
-            tip = never_fits
-        else:
-            tip = self.tr("Load it into VRAM now")
-        self.preload.setToolTip(tip)
-        self.unload.setEnabled(serving and loaded and not always_on)
-        self.unload.setToolTip(
-            self.tr("Always-on models stay loaded.")
-            + " "
-            + settings_hint(
-                "always_on_models", self.tr("Untick it under Always-on models in Settings.")
-            )
-            if always_on
-            else self.tr("Unload once its requests have finished")
-        )
 
 
 class ModelsPage(Page):
@@ -346,7 +276,7 @@ class ModelsPage(Page):
         self.table.setRowCount(len(names))
         self.cells = {}
         for row, name in enumerate(names):
-            action = ActionCell(self, name)
+            action = ActionCell(name, self.start_op)
             self.cells[name] = action
             self.table.setCellWidget(row, len(COLUMNS) - 1, action)
         self.rows = names

@@ -1208,6 +1208,10 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
         <translation>Nenhum modelo (o Ollama está rodando?)</translation>
     </message>
     <message>
+        <source>cloud</source>
+        <translation>nuvem</translation>
+    </message>
+    <message>
         <source>Loading {name}…</source>
         <translation>Carregando {name}…</translation>
     </message>

@@ -118,3 +118,28 @@ def test_every_page_fits_in_portuguese(qtbot, qloop, portuguese, size: tuple[int
     window = build_window(qtbot, 1000, size)
     assert window.pages[-1].title == "Configurações"
     assert_every_page_fits(qtbot, window, f"at {size} in pt-BR")
+
+
+@pytest.mark.parametrize("size", [MIN, DEFAULT], ids=["min", "default"])
+def test_models_page_fits_during_a_swap(qtbot, qloop, size: tuple[int, int]):
+    """The swap bar and the eviction warning take height from the table and the plot; at
+    900x600 the plot lost its time axis to them (seen in docs/screenshots/models-900x600)."""
+    from pbpm_desktop.qt.pages.models import ModelsPage
+
+    window = build_window(qtbot, 1000, size)
+    page = window.show_page(ModelsPage)
+    snap = long_snapshot(1000)
+    snap["swapping"] = {
+        "model": LONG_MODEL,
+        "phase": "unloading",
+        "for": "qwen2.5:7b",
+        "in_flight": 2,
+    }
+    snap["unexpected_evictions"] = [{"model": "qwen2.5:7b"}]
+    window.ctx.state.set_vram(snap)
+    for _ in range(5):
+        QApplication.processEvents()
+    assert page.swap_bar.isVisible() and page.eviction_label.isVisible()
+    assert not layout_problems(page), layout_problems(page)
+    # the plot keeps room for its axes
+    assert page.plot.height() >= page.plot.minimumHeight()

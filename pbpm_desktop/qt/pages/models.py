@@ -60,10 +60,11 @@ class ModelsPage(Page):
         swap_layout = QHBoxLayout(self.swap_bar)
         swap_layout.setContentsMargins(12, 6, 12, 6)
         self.swap_label = QLabel("")
+        self.swap_label.setWordWrap(True)  # long model names: wrap, never widen the page
         self.swap_progress = QProgressBar()
         self.swap_progress.setRange(0, 0)
         self.swap_progress.setTextVisible(False)
-        self.swap_progress.setMaximumWidth(220)
+        self.swap_progress.setMaximumWidth(160)
         swap_layout.addWidget(self.swap_label, 1)
         swap_layout.addWidget(self.swap_progress)
         self.swap_bar.hide()
@@ -105,7 +106,9 @@ class ModelsPage(Page):
         self.table.setSelectionMode(self.table.SelectionMode.NoSelection)
         self.table.verticalHeader().setDefaultSectionSize(34)
         self.plot = VramPlot()
-        self.plot.setMinimumHeight(220)
+        # room for its legend and axes, and at 900x600 still room for a swap bar and an
+        # eviction warning above the table (tests/qt/test_layout.py)
+        self.plot.setMinimumHeight(140)
         plot_box = QWidget()
         plot_layout = QVBoxLayout(plot_box)
         plot_layout.setContentsMargins(0, 6, 0, 0)
@@ -188,7 +191,7 @@ class ModelsPage(Page):
                 "category": self.tr("cloud")
                 if model.get("cloud")
                 else (self.tr("always-on") if always_on else self.tr("on-demand")),
-                "size": human_bytes(model.get("size")),
+                "size": "—" if model.get("cloud") else human_bytes(model.get("size")),
                 "state": self.tr("Too large for the budget")
                 if too_big and pending is None
                 else self._state_text(live is not None, pending, int(waiting.get(name, 0))),
@@ -282,7 +285,8 @@ class ModelsPage(Page):
         self.rows = names
         header = self.table.horizontalHeader().sizeHint().height()
         row_height = self.table.verticalHeader().defaultSectionSize()
-        self.table.setMinimumHeight(header + row_height * min(len(names), 7) + 6)
+        # six rows (the demo's models) before it scrolls; more would squeeze the plot
+        self.table.setMinimumHeight(header + row_height * min(len(names), 6) + 6)
 
     def _show_budget(self, vram: dict[str, Any]) -> None:
         used = int(vram.get("budget_used_bytes") or 0)

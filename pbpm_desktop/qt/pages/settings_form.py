@@ -267,7 +267,8 @@ class SettingsForm(PageBody):
     def _fill_always_on(self, chosen: set[str]) -> None:
         self.always_on.blockSignals(True)
         self.always_on.clear()
-        installed = {m["name"]: m for m in self.ctx.state.installed()}
+        # cloud models run on ollama.com: nothing to keep loaded here (unless already chosen)
+        installed = {m["name"]: m for m in self.ctx.state.installed() if not m.get("cloud")}
         for name in sorted(set(installed) | chosen):
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, name)
@@ -282,7 +283,7 @@ class SettingsForm(PageBody):
         self.always_on.blockSignals(False)
 
     def _installed_changed(self, _snapshot: Any) -> None:
-        names = {m["name"] for m in self.ctx.state.installed()}
+        names = {m["name"] for m in self.ctx.state.installed() if not m.get("cloud")}
         listed = {
             self.always_on.item(i).data(Qt.ItemDataRole.UserRole)
             for i in range(self.always_on.count())

@@ -207,6 +207,10 @@
         <translation>Validade</translation>
     </message>
     <message>
+        <source>cloud</source>
+        <translation>nuvem</translation>
+    </message>
+    <message>
         <source>{name} (not installed)</source>
         <translation>{name} (não instalado)</translation>
     </message>
@@ -1424,7 +1428,7 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     <name>charts</name>
     <message>
         <source>now</source>
-        <extracomment>the widest a ranking label may get (the rest of the chart is for the bars)</extracomment>
+        <extracomment>the widest a ranking label may get (the rest of the chart is for the bars) pixels between the VRAM plot&apos;s legend and the top of the view, and again below it</extracomment>
         <translation>agora</translation>
     </message>
     <message>

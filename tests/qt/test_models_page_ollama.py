@@ -31,18 +31,3 @@ def test_models_page_shows_evictions_partial_offload_queue_and_cloud(qtbot, qloo
     assert page.table.item(1, waiting).text() == "3"  # 1 for a swap + 2 for a NUM_PARALLEL slot
     assert page.table.item(2, category).text() == "cloud"
     assert page.table.item(2, size).text() == "—"  # runs on ollama.com: no local size
-
-
-def test_cloud_models_are_not_offered_as_always_on(qtbot, qloop):
-    """A cloud model has nothing to keep loaded here; the demo listed it as "(0 MB)"."""
-    from pbpm_desktop.qt.pages.settings_form import SettingsForm
-
-    ctx = fake_ctx()
-    state = snapshot()
-    state.installed[2].update(cloud=True, size=0)
-    ctx.state.set_vram(state)
-    form = SettingsForm(ctx, pinned={})
-    qtbot.addWidget(form)
-    form.fill(ctx.bridge.service.settings.replace(always_on_models=("llama3.2:3b",)))
-    listed = [form.always_on.item(i).text() for i in range(form.always_on.count())]
-    assert listed == ["llama3.2:3b  (2.0 GB)", "qwen2.5:7b  (5.0 GB)"]

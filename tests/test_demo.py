@@ -10,16 +10,22 @@ from pbpm_desktop.core.service import GatewayService
 from pbpm_desktop.demo import DEMO_ALWAYS_ON, DEMO_KEY_NAME, DemoBackend
 
 
-async def test_demo_backend_gives_a_working_gateway(tmp_path: Path) -> None:
+def fast_demo(tmp_path: Path, traffic_interval: float) -> DemoBackend:
+    """The demo backend with instant loads and tokens, its data under `tmp_path`."""
     base = Settings(
         data_dir=tmp_path,
         host="127.0.0.1",
         port=0,
         master_api_key="demo-master-key-for-tests-0123456789",
     )
-    demo = DemoBackend(base, traffic_interval=0.05)
+    demo = DemoBackend(base, traffic_interval=traffic_interval)
     demo.simulator.load_delay = 0.0
     demo.simulator.token_delay = 0.0
+    return demo
+
+
+async def test_demo_backend_gives_a_working_gateway(tmp_path: Path) -> None:
+    demo = fast_demo(tmp_path, traffic_interval=0.05)
     settings = await demo.start()
     assert settings.data_dir == tmp_path / "demo" and settings.always_on_models == DEMO_ALWAYS_ON
     service = GatewayService(settings)
@@ -58,15 +64,7 @@ async def test_demo_answers_a_quota_key_at_normal_length(tmp_path: Path) -> None
     """
     import aiohttp
 
-    base = Settings(
-        data_dir=tmp_path,
-        host="127.0.0.1",
-        port=0,
-        master_api_key="demo-master-key-for-tests-0123456789",
-    )
-    demo = DemoBackend(base, traffic_interval=3600)
-    demo.simulator.load_delay = 0.0
-    demo.simulator.token_delay = 0.0
+    demo = fast_demo(tmp_path, traffic_interval=3600)
     service = GatewayService(await demo.start())
     await service.start()
     try:

@@ -287,7 +287,9 @@ class VramPlot(_QuietPlot):
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         if "_times" in self.__dict__:  # pyqtgraph resizes while __init__ runs
-            self.redraw()  # the legend's band is a share of the height
+            # the legend's band is a share of the height: redraw once the resize is done
+            # (not inside it; bound to this plot, so never after it is gone)
+            QTimer.singleShot(0, self, self.redraw)
 
     @property
     def curve_count(self) -> int:

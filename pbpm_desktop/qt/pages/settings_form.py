@@ -54,6 +54,14 @@ def hint(text: str) -> QLabel:
     return label
 
 
+def group(title: str) -> tuple[QGroupBox, QFormLayout]:
+    """A titled group of rows; long rows wrap their field below the label."""
+    box = QGroupBox(title)
+    form = QFormLayout(box)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return box, form
+
+
 class SettingsForm(PageBody):
     """The editors in three groups; `edited` fires on any change the user makes.
 
@@ -157,16 +165,12 @@ class SettingsForm(PageBody):
 
     def _lay_out(self) -> None:
         """Network and desktop on the left, models and VRAM (the tall list) on the right."""
-        upstream = QGroupBox(self.tr("Ollama and network"))
-        form = QFormLayout(upstream)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        upstream, form = group(self.tr("Ollama and network"))
         form.addRow(self.tr("Ollama URL"), self.ollama_url)
         form.addRow(self.tr("Listen on"), self.host)
         form.addRow(self.tr("Port"), self.port)
         form.addRow(hint(self.tr("LAN clients need 0.0.0.0; every route but /health needs a key.")))
-        vram = QGroupBox(self.tr("Models and VRAM"))
-        vform = QFormLayout(vram)
-        vform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        vram, vform = group(self.tr("Models and VRAM"))
         vform.addRow(self.tr("VRAM budget"), self.vram_limit)
         vform.addRow(self.tr("Heavy models at once"), self.max_heavy)
         vform.addRow(self.tr("Unload idle after"), self.keep_alive)
@@ -181,9 +185,7 @@ class SettingsForm(PageBody):
         vform.addRow(hint(self.tr("Always-on models (loaded at start, never evicted):")))
         vform.addRow(self.always_on)
         vform.addRow(self.fit_warning)
-        desktop = QGroupBox(self.tr("Desktop"))
-        dform = QFormLayout(desktop)
-        dform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        desktop, dform = group(self.tr("Desktop"))
         dform.addRow(self.start_minimized)
         dform.addRow(self.start_at_login)
         dform.addRow(self.login_hint)

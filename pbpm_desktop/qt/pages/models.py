@@ -118,13 +118,13 @@ class ModelsPage(Page):
         )
         plot_layout.addWidget(plot_title)
         plot_layout.addWidget(self.plot, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
-        splitter.addWidget(plot_box)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        self.layout_.addWidget(splitter, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(plot_box)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.layout_.addWidget(self.splitter, 1)
 
         # why the table is empty, in words (Ollama down, nothing installed, gateway stopped)
         self.notice = QLabel("", objectName="Notice")
@@ -133,6 +133,8 @@ class ModelsPage(Page):
         self.notice.hide()
         self.layout_.insertWidget(self.layout_.indexOf(self.swap_bar), self.notice)
         self.rows: list[str] = []
+        self._table_wanted = 0
+        self._table_fitted = False
         self.cells: dict[str, ActionCell] = {}
         self.tick = QTimer(self, interval=1000)  # expiry countdowns
         self.tick.timeout.connect(self.update_rows)
@@ -285,8 +287,27 @@ class ModelsPage(Page):
         self.rows = names
         header = self.table.horizontalHeader().sizeHint().height()
         row_height = self.table.verticalHeader().defaultSectionSize()
-        # six rows (the demo's models) before it scrolls; more would squeeze the plot
-        self.table.setMinimumHeight(header + row_height * min(len(names), 6) + 6)
+        # at least three rows, which is what a 900x600 window has room for next to the plot
+        # (tests/qt/test_layout.py); where there is room, up to seven before it scrolls: the
+        # splitter gives the table that height and the plot the rest (stretch 0 and 1)
+        self.table.setMinimumHeight(header + row_height * min(len(names), 3) + 6)
+        self._table_wanted = header + row_height * min(len(names), 7) + 6
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """Give the table the height it wants, if the splitter has been laid out yet."""
+        total = sum(self.splitter.sizes())
+        if total > 0:
+            wanted = min(
+                self._table_wanted, total - self.splitter.widget(1).minimumSizeHint().height()
+            )
+            self.splitter.setSizes([wanted, total - wanted])
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._table_fitted:  # the first time: the splitter has its size only now
+            self._table_fitted = True
+            self._fit_table()
 
     def _show_budget(self, vram: dict[str, Any]) -> None:
         used = int(vram.get("budget_used_bytes") or 0)

@@ -37,7 +37,8 @@ class DemoBackend:
             demo_models(),
             vram_capacity=24 * 1024**3,
             # like a real GPU: freed memory shows up a little after an unload
-            behaviour=SimBehaviour(memory_settle_s=0.5),
+            # num_predict caps the answer: a key's daily quota sets it to what is left
+            behaviour=SimBehaviour(memory_settle_s=0.5, num_predict_is_length=False),
             token_delay=0.03,
             load_delay=1.0,
             response_tokens=40,

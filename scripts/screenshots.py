@@ -35,6 +35,7 @@ from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.qt.app import make_app
 from pbpm_desktop.qt.controller import AppController
 from pbpm_desktop.qt.dialogs import KeyCreatedDialog, KeyDialog
+from pbpm_desktop.qt.gc_guard import GuiThreadCollector
 from pbpm_desktop.qt.pages.keys import KeysPage
 from pbpm_desktop.qt.pages.models import ModelsPage
 from pbpm_desktop.qt.pages.overview import OverviewPage
@@ -174,12 +175,16 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     app = make_app(language=args.language)
+    # as the app does (qt/app.py launch_gui): cyclic GC on this thread only; without it a
+    # Qt object in a cycle could be freed on the gateway thread (a segfault, now and then)
+    collector = GuiThreadCollector(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     suffix = "" if args.language == "en" else f"-{args.language}"
     with loop:
         loop.run_until_complete(shoot(args.out, args.warmup, suffix))
     QApplication.processEvents()
+    collector.stop()
 
 
 if __name__ == "__main__":

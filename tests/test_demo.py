@@ -10,16 +10,22 @@ from pbpm_desktop.core.settings import Settings
 from pbpm_desktop.demo import DEMO_ALWAYS_ON, DEMO_KEY_NAME, DemoBackend
 
 
-async def test_demo_backend_gives_a_working_gateway(tmp_path: Path) -> None:
+def fast_demo(tmp_path: Path, traffic_interval: float) -> DemoBackend:
+    """The demo backend with instant loads and tokens, its data under `tmp_path`."""
     base = Settings(
         data_dir=tmp_path,
         host="127.0.0.1",
         port=0,
         master_api_key="demo-master-key-for-tests-0123456789",
     )
-    demo = DemoBackend(base, traffic_interval=0.05)
+    demo = DemoBackend(base, traffic_interval=traffic_interval)
     demo.simulator.load_delay = 0.0
     demo.simulator.token_delay = 0.0
+    return demo
+
+
+async def test_demo_backend_gives_a_working_gateway(tmp_path: Path) -> None:
+    demo = fast_demo(tmp_path, traffic_interval=0.05)
     settings = await demo.start()
     assert settings.data_dir == tmp_path / "demo" and settings.always_on_models == DEMO_ALWAYS_ON
     service = GatewayService(settings)
@@ -44,6 +50,41 @@ async def test_demo_backend_gives_a_working_gateway(tmp_path: Path) -> None:
         keys = [k for k in await service.list_keys() if k["name"] == DEMO_KEY_NAME]
         assert [k["status"] for k in keys].count("active") == 1
         assert len(await service.usage_records(limit=10_000)) < len(history) + 200
+    finally:
+        await demo.stop()
+        await service.stop()
+
+
+async def test_demo_answers_a_quota_key_at_normal_length(tmp_path: Path) -> None:
+    """A key with a daily token quota gets the demo's usual answer, not one of 200k tokens.
+
+    The quota caps num_predict to what is left of the day; the demo's simulator used to take
+    num_predict as the answer's length, so scripts/screenshots.py (and any demo user with
+    such a key) waited ~100 minutes per request at the demo's 30 ms a token.
+    """
+    import aiohttp
+
+    demo = fast_demo(tmp_path, traffic_interval=3600)
+    service = GatewayService(await demo.start())
+    await service.start()
+    try:
+        created = await service.create_key("ci-runner", "", tokens_per_day=200_000)
+        headers = {"Authorization": f"Bearer {created['api_key']}"}
+        body = {
+            "model": "llama3.2:3b",
+            "stream": False,
+            "messages": [{"role": "user", "content": "Summarise this."}],
+        }
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.post(f"{service.url}/api/chat", json=body) as resp:
+                answer = await resp.json()
+            assert answer["eval_count"] == demo.simulator.response_tokens
+            assert answer["done_reason"] == "stop"
+            # an explicit, smaller num_predict still cuts the answer short
+            body["options"] = {"num_predict": 3}
+            async with http.post(f"{service.url}/api/chat", json=body) as resp:
+                short = await resp.json()
+        assert (short["eval_count"], short["done_reason"]) == (3, "length")
     finally:
         await demo.stop()
         await service.stop()

@@ -26,6 +26,8 @@ from pbpm_desktop.qt.formatting import GIB, human_bytes, human_count, parse_time
 BAR_BUCKET_S = {"hour": 3600, "day": 86400}
 #: the widest a ranking label may get (the rest of the chart is for the bars)
 MAX_LABEL_PX = 170
+#: pixels between the VRAM plot's legend and the top of the view, and again below it
+LEGEND_MARGIN = 8
 
 
 def _colour(index: int, alpha: int = 255) -> QColor:
@@ -120,7 +122,9 @@ class VramPlot(_QuietPlot):
         item = self.getPlotItem()
         item.setLabel("left", QCoreApplication.translate("charts", "VRAM (GB)"))
         item.setLabel("bottom", QCoreApplication.translate("charts", "time ago (min:s)"))
-        self.legend = item.addLegend(offset=(8, 4), colCount=3, labelTextColor=style.TEXT)
+        self.legend = item.addLegend(
+            offset=(8, LEGEND_MARGIN // 2), colCount=3, labelTextColor=style.TEXT
+        )
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self.budget_line = pg.InfiniteLine(
             angle=0,
@@ -261,9 +265,31 @@ class VramPlot(_QuietPlot):
                 self._gpu_curve_added = True
             self.gpu_curve.setData(x, np.fromiter(self._gpu_used, float, len(x)) / GIB)
         budget = float(self.budget_line.value())
-        self.setYRange(0, max(top, budget, gpu_total, 1.0) * 1.25, padding=0)  # room for the legend
+        self.setYRange(0, max(top, budget, gpu_total, 1.0) * self._legend_room(), padding=0)
         span = min(self.window_s, max(60.0, float(-x[0])))
         self.setXRange(-span, 0, padding=0.01)
+
+    def _legend_room(self) -> float:
+        """How far above the data the y range goes, so that the legend covers none of it.
+
+        The legend owns the band at the top of the view; in a plot too short for it (the
+        window at its 900x600 minimum during a swap) it is hidden: the table above names
+        the models, and a legend over the bars and the budget line helps nobody.
+        """
+        view_h = float(self.getPlotItem().getViewBox().height())
+        if view_h <= 0:  # not laid out yet
+            return 1.25
+        band = self.legend.boundingRect().height() + LEGEND_MARGIN
+        fits = band < view_h * 0.6
+        self.legend.setVisible(fits)
+        return max(1.25, view_h / (view_h - band)) if fits else 1.1
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        if "_times" in self.__dict__:  # pyqtgraph resizes while __init__ runs
+            # the legend's band is a share of the height: redraw once the resize is done
+            # (not inside it; bound to this plot, so never after it is gone)
+            QTimer.singleShot(0, self, self.redraw)
 
     @property
     def curve_count(self) -> int:

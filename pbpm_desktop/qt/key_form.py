@@ -82,8 +82,11 @@ class KeyPolicyForm(QWidget):
 
     def _fill_models(self, installed: list[dict[str, Any]], allowed: set[str]) -> None:
         sizes = {str(m["name"]): m.get("size") for m in installed if m.get("name")}
+        cloud = {str(m["name"]) for m in installed if m.get("cloud")}
         for name in sorted(set(sizes) | allowed):
-            if name in sizes:
+            if name in cloud:  # runs on ollama.com: its size (0) says nothing
+                text = "{name}  ({cloud})".format(name=name, cloud=self.tr("cloud"))
+            elif name in sizes:
                 text = f"{name}  ({human_bytes(sizes[name])})"
             else:
                 text = self.tr("{name} (not installed)").format(name=name)

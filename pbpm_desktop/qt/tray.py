@@ -156,7 +156,8 @@ class TrayMenu(QObject):
             loaded = name in resident
             always_on = model.get("category") == "always_on"
             pending = self.state.pending.get(name)
-            size = human_bytes(model.get("size"))
+            # a cloud model runs on ollama.com: its "size" (0) says nothing here
+            size = self.tr("cloud") if model.get("cloud") else human_bytes(model.get("size"))
             too_big = None if loaded or always_on else never_fits_now(name, self.state.vram)
             if pending:
                 text = (

@@ -69,6 +69,12 @@ class SimBehaviour:
     #: not Ollama itself: an upstream (a proxy, another server) whose JSON has spaces,
     #: ``"done": true`` -- the final native chunk is encoded that way
     spaced_json: bool = False
+    #: not Ollama itself: ``num_predict`` / ``max_tokens`` is the answer's length, so a test
+    #: can ask for a long stream (num_predict 400 = a 4 s stream). Off, it only caps the
+    #: model's own answer (``response_tokens``), the way a real model stops at its end token;
+    #: the demo needs that: a key's daily token quota caps num_predict to what is left of the
+    #: day (200k tokens), which would otherwise stream for hours
+    num_predict_is_length: bool = True
 
 
 def cloud_base(name: str) -> str | None:

@@ -77,7 +77,9 @@ class InferenceRoutes:
             n, reason = 0, "load"
         else:
             n = spec.num_predict or sim.response_tokens
-            reason = "length" if spec.num_predict else "stop"
+            if spec.num_predict and not sim.behaviour.num_predict_is_length:
+                n = min(n, sim.response_tokens)  # a cap, as on a real model
+            reason = "length" if spec.num_predict and n == spec.num_predict else "stop"
         loop = asyncio.get_running_loop()
         delay = sim.token_delay
         gen_started = loop.time()

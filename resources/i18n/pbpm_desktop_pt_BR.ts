@@ -207,6 +207,10 @@
         <translation>Validade</translation>
     </message>
     <message>
+        <source>cloud</source>
+        <translation>nuvem</translation>
+    </message>
+    <message>
         <source>{name} (not installed)</source>
         <translation>{name} (não instalado)</translation>
     </message>
@@ -962,15 +966,11 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     </message>
 </context>
 <context>
-    <name>SettingsPage</name>
+    <name>SettingsForm</name>
     <message>
-        <source>Settings</source>
-        <extracomment>what may be typed: a Go duration (30m, 1h30m, 1.5h) or whole seconds (1800, 0, -1); the exact check on apply is core.goduration.keep_alive_for_ollama, the one start-up uses editors whose attribute is not the setting&apos;s name (the rest are named after the setting)</extracomment>
-        <translation>Configurações</translation>
-    </message>
-    <message>
-        <source>Saved to your user config file; environment variables take precedence.</source>
-        <translation>Salvas no seu arquivo de configuração; variáveis de ambiente têm precedência.</translation>
+        <source>Set by the environment variable {name}; unset it to edit here.</source>
+        <extracomment>what may be typed: a Go duration (30m, 1h30m, 1.5h) or whole seconds (1800, 0, -1); the exact check on apply is core.goduration.keep_alive_for_ollama, the one start-up uses editors whose attribute is not the setting&apos;s name (the rest are named after the setting) setting -&gt; its editor, for the settings config.py declares `page=True`</extracomment>
+        <translation>Definido pela variável de ambiente {name}; remova-a para editar aqui.</translation>
     </message>
     <message>
         <source>0.0.0.0 (LAN)</source>
@@ -1061,19 +1061,6 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
         <translation>Idioma</translation>
     </message>
     <message>
-        <source>Revert</source>
-        <translation>Desfazer</translation>
-    </message>
-    <message>
-        <source>Save and apply</source>
-        <translation>Salvar e aplicar</translation>
-    </message>
-    <message>
-        <source>Set by the environment variable {name}; unset it to edit here.</source>
-        <extracomment>setting -&gt; its editor, for the settings config.py declares `page=True`</extracomment>
-        <translation>Definido pela variável de ambiente {name}; remova-a para editar aqui.</translation>
-    </message>
-    <message>
         <source>Not available in the demo: it would start the demo, with its simulated Ollama, every time you log in. Run pbpm-desktop to use it.</source>
         <translation>Indisponível na demonstração: ela iniciaria a demonstração, com seu Ollama simulado, a cada login. Execute pbpm-desktop para usar esta opção.</translation>
     </message>
@@ -1086,12 +1073,32 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
         <translation>…e mais {n}.</translation>
     </message>
     <message>
-        <source>Loading settings</source>
-        <translation>Carregando as configurações</translation>
-    </message>
-    <message>
         <source>{name} (not installed)</source>
         <translation>{name} (não instalado)</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsPage</name>
+    <message>
+        <source>Settings</source>
+        <translation>Configurações</translation>
+    </message>
+    <message>
+        <source>Saved to your user config file; environment variables take precedence.</source>
+        <translation>Salvas no seu arquivo de configuração; variáveis de ambiente têm precedência.</translation>
+    </message>
+    <message>
+        <source>Revert</source>
+        <extracomment>the editors; `form.widgets` maps each page setting to its editor</extracomment>
+        <translation>Desfazer</translation>
+    </message>
+    <message>
+        <source>Save and apply</source>
+        <translation>Salvar e aplicar</translation>
+    </message>
+    <message>
+        <source>Loading settings</source>
+        <translation>Carregando as configurações</translation>
     </message>
     <message>
         <source>Demo mode: changes apply to this session only and are not saved.</source>
@@ -1203,6 +1210,10 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     <message>
         <source>No models (is Ollama running?)</source>
         <translation>Nenhum modelo (o Ollama está rodando?)</translation>
+    </message>
+    <message>
+        <source>cloud</source>
+        <translation>nuvem</translation>
     </message>
     <message>
         <source>Loading {name}…</source>
@@ -1417,7 +1428,7 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     <name>charts</name>
     <message>
         <source>now</source>
-        <extracomment>the widest a ranking label may get (the rest of the chart is for the bars)</extracomment>
+        <extracomment>the widest a ranking label may get (the rest of the chart is for the bars) pixels between the VRAM plot&apos;s legend and the top of the view, and again below it</extracomment>
         <translation>agora</translation>
     </message>
     <message>

@@ -114,3 +114,100 @@ def test_other_events_are_forwarded_and_detach_stops_them(qtbot, bridge, loop_th
     publish(loop_thread, bus, [(ev.KEYS_CHANGED, {"id": 2})])
     qtbot.wait(100)
     assert late == []
+
+
+def _held_by(root: object, depth: int = 3) -> list[object]:
+    """Everything reachable from `root` in `depth` steps through data (closures included)."""
+    import gc
+    import types
+
+    seen, frontier, out = {id(root)}, [root], []
+    for _ in range(depth):
+        nxt = []
+        for obj in frontier:
+            if isinstance(obj, types.ModuleType | type):
+                continue
+            # a function holds data in its closure; its globals are its module's
+            refs = (
+                [*(obj.__closure__ or ()), *(obj.__defaults__ or ())]
+                if isinstance(obj, types.FunctionType)
+                else gc.get_referents(obj)
+            )
+            for ref in refs:
+                if id(ref) not in seen:
+                    seen.add(id(ref))
+                    out.append(ref)
+                    nxt.append(ref)
+        frontier = nxt
+    return out
+
+
+@pytest.mark.parametrize("detach", [True, False], ids=["detached", "still-subscribed"])
+def test_the_gateway_loop_never_keeps_the_bridge_alive(qtbot, qloop, loop_thread, detach):
+    """A pending flush (a `call_later` on the gateway loop) and the EventBus subscription
+    hold no strong reference to the Bridge: dropping it here frees it here, on the Qt thread,
+    instead of leaving its last reference to the gateway thread."""
+    import gc
+    import weakref
+
+    service = Service()
+    bridge = Bridge(loop_thread, service, interval=3600.0)  # the flush stays pending
+    bridge.attach()
+    entry = AuditEntry(1, "pbpm-abc", "me", "m", "chat")
+    publish(loop_thread, service.events, [(ev.REQUEST_DONE, entry)])
+    if detach:
+        bridge.detach()
+    ref = weakref.ref(bridge)
+    del bridge
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_finished_call_leaves_the_gateway_nothing_of_the_qt_loop(
+    qtbot, qloop, bridge, loop_thread
+):
+    """The gateway-side future of a call keeps neither the Qt loop nor its waiting future
+    (asyncio.wrap_future's done-callback kept both for as long as the future lived)."""
+    import asyncio
+
+    from PySide6.QtCore import QObject
+
+    submitted = []
+    submit = loop_thread.submit
+
+    def recording(coro):
+        future = submit(coro)
+        submitted.append(future)
+        return future
+
+    loop_thread.submit = recording
+    try:
+        assert drive(qtbot, bridge.call(bridge.service.where)) == "bridge-test"
+    finally:
+        loop_thread.submit = submit
+    held = _held_by(submitted[0], depth=6)
+    qt_loop = qloop
+    assert not [o for o in held if o is qt_loop]
+    assert not [o for o in held if isinstance(o, asyncio.Future) and o.get_loop() is qt_loop]
+    assert not [o for o in held if isinstance(o, QObject)]
+
+
+def test_cancelling_a_call_cancels_it_on_the_gateway_loop(qtbot, bridge, loop_thread):
+    import asyncio
+
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    task = asyncio.ensure_future(bridge.call(forever))
+    qtbot.waitUntil(started.is_set, timeout=3000)
+    task.cancel()
+    qtbot.waitUntil(cancelled.is_set, timeout=3000)
+    qtbot.waitUntil(task.done, timeout=3000)
+    assert task.cancelled()

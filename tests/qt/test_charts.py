@@ -65,3 +65,40 @@ def test_ranking_chart_keeps_top_and_sums_the_rest(qtbot):
     chart.set_items([("a", 5), ("b", 50), ("c", 7), ("d", 1), ("e", 2)])
     assert chart.items == [("b", 50), ("c", 7), ("a", 5), ("others", 3)]
     assert list(chart.bars.opts["width"]) == [50, 7, 5, 3]
+
+
+def test_the_legend_never_covers_the_budget_line_in_a_short_plot(qtbot):
+    """At 900x600 the plot is ~140 px tall and its legend wraps to two rows: the y range
+    leaves the legend its band above the budget line (the models-900x600 screenshot showed
+    the legend over the bars and the budget label)."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtWidgets import QApplication
+
+    plot = VramPlot(autostart=False)
+    qtbot.addWidget(plot)
+    plot.resize(628, 140)
+    plot.show()
+    four = {
+        "llama3.2:3b": 2 * GIB,
+        "nomic-embed-text:latest": GIB // 4,
+        "qwen2.5:7b": 5 * GIB,
+        "qwen2.5-coder:32b": 15 * GIB,
+    }
+    plot.set_snapshot(snapshot(four).to_dict())
+    for t in range(5):
+        plot.sample(float(t))
+    for _ in range(3):  # the legend lays out its rows, then the next redraw uses its height
+        plot.redraw()
+        QApplication.processEvents()
+
+    def budget_y() -> float:
+        view = plot.getPlotItem().getViewBox()
+        return view.mapViewToScene(QPointF(0, plot.budget_line.value())).y()
+
+    # too short for a two-row legend over the data: it makes way
+    assert not plot.legend.isVisible() or plot.legend.sceneBoundingRect().bottom() < budget_y()
+    plot.resize(628, 260)  # the default window: the legend shows, above the budget line
+    for _ in range(3):
+        QApplication.processEvents()
+    assert plot.legend.isVisible()
+    assert plot.legend.sceneBoundingRect().bottom() < budget_y()

@@ -306,13 +306,13 @@ def test_settings_apply_restarts_the_gateway_and_persists(
     page.show()
     page.activate()
     qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
-    assert page.chosen_always_on() == ["llama3.2:3b"]
-    page.vram_limit.setValue(20.0)
-    for i in range(page.always_on.count()):
-        item = page.always_on.item(i)
+    assert page.form.chosen_always_on() == ["llama3.2:3b"]
+    page.form.vram_limit.setValue(20.0)
+    for i in range(page.form.always_on.count()):
+        item = page.form.always_on.item(i)
         if item.data(Qt.ItemDataRole.UserRole) == "nomic-embed-text:latest":
             item.setCheckState(item.checkState().Checked)
-    page.start_at_login.setChecked(True)
+    page.form.start_at_login.setChecked(True)
     page.apply()
     qtbot.waitUntil(lambda: not page.applying and not page.dirty, timeout=10000)
     assert gateway.service.state == "serving"
@@ -338,7 +338,7 @@ def test_settings_failure_keeps_the_gateway_running(qtbot, ctx, gateway: Gateway
         qtbot.addWidget(page)
         page.activate()
         qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
-        page.port.setValue(blocker.getsockname()[1])
+        page.form.port.setValue(blocker.getsockname()[1])
         page.apply()
         qtbot.waitUntil(lambda: bool(ctx.notifier.history) and not page.applying, timeout=10000)
     finally:
@@ -359,8 +359,8 @@ def loaded_settings_page(qtbot, ctx) -> SettingsPage:
 
 
 def _tick(page: SettingsPage, model: str) -> None:
-    for i in range(page.always_on.count()):
-        item = page.always_on.item(i)
+    for i in range(page.form.always_on.count()):
+        item = page.form.always_on.item(i)
         if item.data(Qt.ItemDataRole.UserRole) == model:
             item.setCheckState(Qt.CheckState.Checked)
 
@@ -368,11 +368,11 @@ def _tick(page: SettingsPage, model: str) -> None:
 def test_settings_refuse_always_on_models_that_cannot_fit(qtbot, ctx, gateway: Gateway):
     page = loaded_settings_page(qtbot, ctx)
     # already now: the 70b model cannot fit a 24 GB budget even as an on-demand model
-    assert page.fit_warning.property("level") == "warning"
-    assert "llama3.3:70b needs 39.6 GB" in page.fit_warning.text()
+    assert page.form.fit_warning.property("level") == "warning"
+    assert "llama3.3:70b needs 39.6 GB" in page.form.fit_warning.text()
     _tick(page, "llama3.3:70b")  # 39.6 GB next to llama3.2:3b, budget 24 GB
-    assert page.fit_warning.isVisible() and page.fit_warning.property("level") == "error"
-    assert "41.5 GB" in page.fit_warning.text() and "24.0 GB" in page.fit_warning.text()
+    assert page.form.fit_warning.isVisible() and page.form.fit_warning.property("level") == "error"
+    assert "41.5 GB" in page.form.fit_warning.text() and "24.0 GB" in page.form.fit_warning.text()
     assert page.apply_button.isEnabled()
     page.apply()
     qtbot.waitUntil(lambda: bool(ctx.notifier.history), timeout=5000)
@@ -382,17 +382,19 @@ def test_settings_refuse_always_on_models_that_cannot_fit(qtbot, ctx, gateway: G
     assert gateway.service.settings.always_on_models == ("llama3.2:3b",)
     assert not ctx.config_file.exists()
     # a budget that fits them is accepted
-    page.vram_limit.setValue(42.0)
-    assert page.fit_warning.property("level") == "warning"  # on-demand ones now cannot fit
-    page.vram_limit.setValue(70.0)
-    assert page.fit_warning.isHidden()
+    page.form.vram_limit.setValue(42.0)
+    assert page.form.fit_warning.property("level") == "warning"  # on-demand ones now cannot fit
+    page.form.vram_limit.setValue(70.0)
+    assert page.form.fit_warning.isHidden()
 
 
 def test_settings_warn_about_models_a_smaller_budget_shuts_out(qtbot, ctx, gateway: Gateway):
     page = loaded_settings_page(qtbot, ctx)
-    page.vram_limit.setValue(10.0)
-    assert page.fit_warning.isVisible() and page.fit_warning.property("level") == "warning"
-    assert "qwen2.5-coder:32b needs" in page.fit_warning.text()  # derived, shown by the field
+    page.form.vram_limit.setValue(10.0)
+    assert (
+        page.form.fit_warning.isVisible() and page.form.fit_warning.property("level") == "warning"
+    )
+    assert "qwen2.5-coder:32b needs" in page.form.fit_warning.text()  # derived, shown by the field
     page.apply()  # a warning, not a refusal
     qtbot.waitUntil(lambda: not page.applying and not page.dirty, timeout=10000)
     assert gateway.service.settings.vram_limit_gb == 10.0
@@ -405,6 +407,6 @@ def test_start_at_login_says_why_it_is_off_in_the_demo(qtbot, qloop):
     page = SettingsPage(fake_ctx(demo=True), pinned={})
     qtbot.addWidget(page)
     page.show()
-    assert not page.start_at_login.isEnabled()
-    assert page.login_hint.isVisible() and "demo" in page.login_hint.text()
-    assert page.start_at_login.toolTip() == page.login_hint.text()
+    assert not page.form.start_at_login.isEnabled()
+    assert page.form.login_hint.isVisible() and "demo" in page.form.login_hint.text()
+    assert page.form.start_at_login.toolTip() == page.form.login_hint.text()

@@ -118,3 +118,57 @@ def test_every_page_fits_in_portuguese(qtbot, qloop, portuguese, size: tuple[int
     window = build_window(qtbot, 1000, size)
     assert window.pages[-1].title == "Configurações"
     assert_every_page_fits(qtbot, window, f"at {size} in pt-BR")
+
+
+@pytest.mark.parametrize("size", [MIN, DEFAULT], ids=["min", "default"])
+def test_models_page_fits_during_a_swap(qtbot, qloop, size: tuple[int, int]):
+    """The swap bar and the eviction warning take height from the table and the plot; at
+    900x600 the plot lost its time axis to them (seen in docs/screenshots/models-900x600)."""
+    from pbpm_desktop.qt.pages.models import ModelsPage
+
+    window = build_window(qtbot, 1000, size)
+    page = window.show_page(ModelsPage)
+    snap = long_snapshot(1000)
+    snap["swapping"] = {
+        "model": LONG_MODEL,
+        "phase": "unloading",
+        "for": "qwen2.5:7b",
+        "in_flight": 2,
+    }
+    snap["unexpected_evictions"] = [{"model": "qwen2.5:7b"}]
+    # six models, like the demo (its cloud model included)
+    snap["installed"].append({"name": "gpt-oss:120b-cloud", "cloud": True, "size": 0})
+    window.ctx.state.set_vram(snap)
+    for _ in range(5):
+        QApplication.processEvents()
+    assert page.swap_bar.isVisible() and page.eviction_label.isVisible()
+    assert not layout_problems(page), layout_problems(page)
+    # the plot keeps room for its axes
+    assert page.plot.height() >= page.plot.minimumHeight()
+
+
+def test_models_page_fits_during_a_swap_in_portuguese(qtbot, qloop, portuguese):
+    """Longer subtitle and swap text (two lines each at 900x600): the plot title was lost."""
+    test_models_page_fits_during_a_swap(qtbot, qloop, MIN)
+
+
+def test_models_table_shows_the_demos_six_models_at_the_default_size(qtbot, qloop):
+    """The table's minimum is three rows (for 900x600); with room it still shows them all."""
+    from pbpm_desktop.qt.pages.models import ModelsPage
+
+    service = FakeService()
+    snap = long_snapshot(1000)
+    snap["installed"].append({"name": "gpt-oss:120b-cloud", "cloud": True, "size": 0})
+    service.snapshot = snap
+    ctx = fake_ctx(service)
+    ctx.state.set_vram(snap)
+    window = MainWindow(ctx, all_pages(ctx), close_to_tray=False)
+    qtbot.addWidget(window)
+    window.resize(*DEFAULT)
+    window.show()
+    page = window.show_page(ModelsPage)
+    for _ in range(5):
+        QApplication.processEvents()
+    assert page.table.rowCount() == 6
+    assert page.table.verticalScrollBar().maximum() == 0  # all six rows visible
+    assert page.plot.height() >= page.plot.minimumHeight()

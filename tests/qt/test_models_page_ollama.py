@@ -24,7 +24,10 @@ def test_models_page_shows_evictions_partial_offload_queue_and_cloud(qtbot, qloo
     assert not page.eviction_label.isHidden()
     assert "llama3.2:3b" in page.eviction_label.text()
     assert "OLLAMA_MAX_LOADED_MODELS" in page.eviction_label.text()
-    vram, waiting, category = (COLUMNS.index(c) for c in ("vram", "waiting", "category"))
+    vram, waiting, category, size = (
+        COLUMNS.index(c) for c in ("vram", "waiting", "category", "size")
+    )
     assert page.table.item(1, vram).text().endswith("(partly on CPU)")
     assert page.table.item(1, waiting).text() == "3"  # 1 for a swap + 2 for a NUM_PARALLEL slot
     assert page.table.item(2, category).text() == "cloud"
+    assert page.table.item(2, size).text() == "—"  # runs on ollama.com: no local size

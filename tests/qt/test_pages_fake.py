@@ -99,16 +99,16 @@ def test_settings_page_apply_without_restart_and_pinned_fields(qtbot, qloop, tmp
     qtbot.addWidget(page)
     page.activate()
     qtbot.waitUntil(lambda: page.current is not None, timeout=3000)
-    assert not page.ollama_url.isEnabled() and "OLLAMA_URL" in page.ollama_url.toolTip()
-    assert page.port.value() == 8123
-    page.start_minimized.setChecked(True)  # desktop-only: no gateway restart
+    assert not page.form.ollama_url.isEnabled() and "OLLAMA_URL" in page.form.ollama_url.toolTip()
+    assert page.form.port.value() == 8123
+    page.form.start_minimized.setChecked(True)  # desktop-only: no gateway restart
     assert page.apply_button.isEnabled()
     page.apply()
     qtbot.waitUntil(lambda: bool(applied), timeout=3000)
     assert applied[0].start_minimized is True
     assert not any(name == "restart" for name, _ in ctx.bridge.service.calls)
     assert read_toml(tmp_path / "config.toml")["start_minimized"] is True
-    page.vram_limit.setValue(12.5)  # a gateway setting: restart
+    page.form.vram_limit.setValue(12.5)  # a gateway setting: restart
     page.apply()
     qtbot.waitUntil(lambda: len(applied) == 2, timeout=3000)
     assert ctx.bridge.service.settings.vram_limit_gb == 12.5

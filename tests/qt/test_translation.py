@@ -62,7 +62,7 @@ from tests.qt.fakes import fake_ctx
 page = SettingsPage(fake_ctx(), pinned={})
 print(page.title)
 print(page.apply_button.text())
-print(page.start_minimized.text())
+print(page.form.start_minimized.text())
 print(grouped(1234567), human_bytes(4.4 * 1024**3))
 """
 

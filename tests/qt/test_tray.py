@@ -154,3 +154,13 @@ def test_a_model_that_can_never_fit_is_not_offered_for_preload(qtbot):
     assert tray.model_actions["qwen2.5:7b"].isEnabled()  # 5 GB fits
     big.trigger()
     assert actions.calls == []
+
+
+def test_a_cloud_model_says_cloud_not_zero_bytes(qtbot):
+    state = serving_state()
+    snap = snapshot({"llama3.2:3b": 2 * GIB})
+    snap.installed[2].update(cloud=True, size=0)
+    state.set_vram(snap)
+    tray = TrayMenu(state, Actions())
+    open_models(tray)
+    assert tray.model_actions["qwen2.5-coder:32b"].text() == "Preload qwen2.5-coder:32b (cloud)"

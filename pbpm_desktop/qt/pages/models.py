@@ -24,6 +24,7 @@ from pbpm_desktop.qt.fit import never_fits_now
 from pbpm_desktop.qt.formatting import expires_in, human_bytes
 from pbpm_desktop.qt.model_ops import PRELOAD, UNLOAD, refresh_vram, start_model_op
 from pbpm_desktop.qt.pages.base import Page
+from pbpm_desktop.qt.pages.model_actions import ActionCell
 from pbpm_desktop.qt.widgets import cell, make_table
 
 COLUMNS = (
@@ -37,77 +38,6 @@ COLUMNS = (
     "waiting",
     "action",
 )
-
-
-class ActionCell(QWidget):
-    """Preload / Unload buttons, replaced by a busy bar while the operation runs."""
-
-    def __init__(self, page: ModelsPage, model: str) -> None:
-        super().__init__()
-        self.model = model
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 1, 4, 1)
-        layout.setSpacing(4)
-        self.preload = QPushButton(self.tr("Preload"))
-        self.unload = QPushButton(self.tr("Unload"))
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)
-        self.busy.setMaximumHeight(18)
-        self.busy.setTextVisible(False)
-        self.busy_label = QLabel("", objectName="Muted")
-        # wide enough for the longest of their texts (in any language), so the cell keeps
-        # its width when Preload turns into Reload
-        wide = max(
-            self.preload.fontMetrics().horizontalAdvance(text)
-            for text in (self.tr("Preload"), self.tr("Reload"), self.tr("Unload"))
-        )
-        for button in (self.preload, self.unload):
-            button.setMinimumWidth(wide + 28)
-        self.busy.setFixedWidth(80)
-        for widget in (self.preload, self.unload, self.busy_label, self.busy):
-            layout.addWidget(widget)
-        layout.addStretch(1)
-        self.preload.clicked.connect(lambda: page.start_op(PRELOAD, model))
-        self.unload.clicked.connect(lambda: page.start_op(UNLOAD, model))
-        self.set_state(loaded=False, always_on=False, pending=None, serving=True)
-
-    def set_state(
-        self,
-        *,
-        loaded: bool,
-        always_on: bool,
-        pending: str | None,
-        serving: bool,
-        never_fits: str | None = None,
-    ) -> None:
-        """`never_fits`: why this model can never be loaded (Preload is then disabled)."""
-        busy = pending is not None
-        self.busy.setVisible(busy)
-        self.busy_label.setVisible(busy)
-        self.busy_label.setText(
-            self.tr("Loading…") if pending == PRELOAD else self.tr("Unloading…")
-        )
-        self.preload.setVisible(not busy)
-        self.unload.setVisible(not busy)
-        self.preload.setEnabled(serving and (loaded or never_fits is None))
-        self.preload.setText(self.tr("Reload") if loaded else self.tr("Preload"))
-        if loaded:
-            tip = self.tr("Refresh its keep-alive")
-        elif never_fits:
-            tip = never_fits
-        else:
-            tip = self.tr("Load it into VRAM now")
-        self.preload.setToolTip(tip)
-        self.unload.setEnabled(serving and loaded and not always_on)
-        self.unload.setToolTip(
-            self.tr("Always-on models stay loaded.")
-            + " "
-            + settings_hint(
-                "always_on_models", self.tr("Untick it under Always-on models in Settings.")
-            )
-            if always_on
-            else self.tr("Unload once its requests have finished")
-        )
 
 
 class ModelsPage(Page):
@@ -130,10 +60,11 @@ class ModelsPage(Page):
         swap_layout = QHBoxLayout(self.swap_bar)
         swap_layout.setContentsMargins(12, 6, 12, 6)
         self.swap_label = QLabel("")
+        self.swap_label.setWordWrap(True)  # long model names: wrap, never widen the page
         self.swap_progress = QProgressBar()
         self.swap_progress.setRange(0, 0)
         self.swap_progress.setTextVisible(False)
-        self.swap_progress.setMaximumWidth(220)
+        self.swap_progress.setMaximumWidth(160)
         swap_layout.addWidget(self.swap_label, 1)
         swap_layout.addWidget(self.swap_progress)
         self.swap_bar.hide()
@@ -175,7 +106,9 @@ class ModelsPage(Page):
         self.table.setSelectionMode(self.table.SelectionMode.NoSelection)
         self.table.verticalHeader().setDefaultSectionSize(34)
         self.plot = VramPlot()
-        self.plot.setMinimumHeight(220)
+        # room for its legend and axes, and at 900x600 still room for a swap bar and an
+        # eviction warning above the table (tests/qt/test_layout.py)
+        self.plot.setMinimumHeight(140)
         plot_box = QWidget()
         plot_layout = QVBoxLayout(plot_box)
         plot_layout.setContentsMargins(0, 6, 0, 0)
@@ -185,13 +118,13 @@ class ModelsPage(Page):
         )
         plot_layout.addWidget(plot_title)
         plot_layout.addWidget(self.plot, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
-        splitter.addWidget(plot_box)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        self.layout_.addWidget(splitter, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(plot_box)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.layout_.addWidget(self.splitter, 1)
 
         # why the table is empty, in words (Ollama down, nothing installed, gateway stopped)
         self.notice = QLabel("", objectName="Notice")
@@ -200,6 +133,8 @@ class ModelsPage(Page):
         self.notice.hide()
         self.layout_.insertWidget(self.layout_.indexOf(self.swap_bar), self.notice)
         self.rows: list[str] = []
+        self._table_wanted = 0
+        self._table_fitted = False
         self.cells: dict[str, ActionCell] = {}
         self.tick = QTimer(self, interval=1000)  # expiry countdowns
         self.tick.timeout.connect(self.update_rows)
@@ -258,7 +193,7 @@ class ModelsPage(Page):
                 "category": self.tr("cloud")
                 if model.get("cloud")
                 else (self.tr("always-on") if always_on else self.tr("on-demand")),
-                "size": human_bytes(model.get("size")),
+                "size": "—" if model.get("cloud") else human_bytes(model.get("size")),
                 "state": self.tr("Too large for the budget")
                 if too_big and pending is None
                 else self._state_text(live is not None, pending, int(waiting.get(name, 0))),
@@ -346,13 +281,33 @@ class ModelsPage(Page):
         self.table.setRowCount(len(names))
         self.cells = {}
         for row, name in enumerate(names):
-            action = ActionCell(self, name)
+            action = ActionCell(name, self.start_op)
             self.cells[name] = action
             self.table.setCellWidget(row, len(COLUMNS) - 1, action)
         self.rows = names
         header = self.table.horizontalHeader().sizeHint().height()
         row_height = self.table.verticalHeader().defaultSectionSize()
-        self.table.setMinimumHeight(header + row_height * min(len(names), 7) + 6)
+        # at least three rows, which is what a 900x600 window has room for next to the plot
+        # (tests/qt/test_layout.py); where there is room, up to seven before it scrolls: the
+        # splitter gives the table that height and the plot the rest (stretch 0 and 1)
+        self.table.setMinimumHeight(header + row_height * min(len(names), 3) + 6)
+        self._table_wanted = header + row_height * min(len(names), 7) + 6
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """Give the table the height it wants, if the splitter has been laid out yet."""
+        total = sum(self.splitter.sizes())
+        if total > 0:
+            wanted = min(
+                self._table_wanted, total - self.splitter.widget(1).minimumSizeHint().height()
+            )
+            self.splitter.setSizes([wanted, total - wanted])
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._table_fitted:  # the first time: the splitter has its size only now
+            self._table_fitted = True
+            self._fit_table()
 
     def _show_budget(self, vram: dict[str, Any]) -> None:
         used = int(vram.get("budget_used_bytes") or 0)

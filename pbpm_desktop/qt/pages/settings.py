@@ -8,33 +8,13 @@ pinned by environment variables (which win over the file) are shown but not edit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt
-from PySide6.QtGui import QRegularExpressionValidator
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton
 
 from pbpm_desktop.core import dashboard
 from pbpm_desktop.core.goduration import keep_alive_for_ollama
 from pbpm_desktop.core.settings import (
     DESKTOP_ONLY,
-    PAGE_SETTINGS,
     ConfigError,
     Settings,
     default_config_file,
@@ -44,22 +24,8 @@ from pbpm_desktop.core.settings import (
 from pbpm_desktop.qt import autostart
 from pbpm_desktop.qt.context import UiContext
 from pbpm_desktop.qt.errors import describe
-from pbpm_desktop.qt.fit import always_on_refusal, on_demand_warnings
-from pbpm_desktop.qt.formatting import human_bytes
-from pbpm_desktop.qt.i18n import LANGUAGES, ui_locale
 from pbpm_desktop.qt.pages.base import Page
-
-#: what may be typed: a Go duration (30m, 1h30m, 1.5h) or whole seconds (1800, 0, -1); the
-#: exact check on apply is core.goduration.keep_alive_for_ollama, the one start-up uses
-KEEP_ALIVE_RE = r"[+-]?(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)"
-#: editors whose attribute is not the setting's name (the rest are named after the setting)
-EDITOR_ATTRS = {
-    "always_on_models": "always_on",
-    "vram_limit_gb": "vram_limit",
-    "max_heavy_models": "max_heavy",
-    "heavy_keep_alive": "keep_alive",
-}
-
+from pbpm_desktop.qt.pages.settings_form import SettingsForm
 
 pinned_settings = pinned_by_environment
 
@@ -87,100 +53,9 @@ class SettingsPage(Page):
         self.current: Settings | None = None
         self.applying = False
 
-        self.ollama_url = QLineEdit(placeholderText="http://127.0.0.1:11434")
-        self.host = QComboBox(editable=True)
-        self.host.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.host.setMinimumContentsLength(14)
-        self.host.addItem(self.tr("0.0.0.0 (LAN)"), "0.0.0.0")
-        self.host.addItem(self.tr("127.0.0.1 (this machine)"), "127.0.0.1")
-        self.host.setItemData(
-            0,
-            self.tr("All interfaces: clients on the LAN can connect"),
-            Qt.ItemDataRole.ToolTipRole,
-        )
-        self.host.setItemData(
-            1, self.tr("Only programs on this machine can connect"), Qt.ItemDataRole.ToolTipRole
-        )
-        self.port = QSpinBox(minimum=0, maximum=65535, specialValueText=self.tr("any free port"))
-        self.always_on = QListWidget()
-        self.always_on.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.always_on.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.always_on.setUniformItemSizes(True)
-        self.always_on.setMinimumHeight(110)
-        self.always_on.setMaximumHeight(170)
-        self.vram_limit = QDoubleSpinBox(minimum=0.5, maximum=4096, singleStep=0.5, decimals=1)
-        self.vram_limit.setSuffix(" GB")
-        self.max_heavy = QSpinBox(minimum=0, maximum=64)
-        self.keep_alive = QLineEdit(placeholderText="30m")
-        self.keep_alive.setValidator(
-            QRegularExpressionValidator(QRegularExpression(KEEP_ALIVE_RE), self)
-        )
-        self.start_minimized = QCheckBox(self.tr("Start minimised to the tray"))
-        self.start_at_login = QCheckBox(self.tr("Start PBPM Desktop when I log in"))
-        self.login_hint = self._hint("")
-        self.language = QComboBox()
-        self.language.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.language.setMinimumContentsLength(12)
-        for value, name in LANGUAGES:
-            self.language.addItem(name or self.tr("System default"), value)
-        self.language_hint = self._hint(
-            self.tr(
-                "System default is {name} here. The language applies the next time PBPM "
-                "Desktop starts."
-            ).format(name=ui_locale().nativeLanguageName() or "English")
-        )
-        self.fit_warning = QLabel("", objectName="FitWarning")
-        self.fit_warning.setWordWrap(True)
-        self.fit_warning.hide()
-
-        upstream = QGroupBox(self.tr("Ollama and network"))
-        form = QFormLayout(upstream)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        form.addRow(self.tr("Ollama URL"), self.ollama_url)
-        form.addRow(self.tr("Listen on"), self.host)
-        form.addRow(self.tr("Port"), self.port)
-        form.addRow(
-            self._hint(self.tr("LAN clients need 0.0.0.0; every route but /health needs a key."))
-        )
-        vram = QGroupBox(self.tr("Models and VRAM"))
-        vform = QFormLayout(vram)
-        vform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        vform.addRow(self.tr("VRAM budget"), self.vram_limit)
-        vform.addRow(self.tr("Heavy models at once"), self.max_heavy)
-        vform.addRow(self.tr("Unload idle after"), self.keep_alive)
-        vform.addRow(
-            self._hint(
-                self.tr(
-                    "The budget is what loaded models may use in total; on-demand models are "
-                    "unloaded after the idle time (30m, 1h, 0 = at once, -1 = never)."
-                )
-            )
-        )
-        vform.addRow(self._hint(self.tr("Always-on models (loaded at start, never evicted):")))
-        vform.addRow(self.always_on)
-        vform.addRow(self.fit_warning)
-        desktop = QGroupBox(self.tr("Desktop"))
-        dform = QFormLayout(desktop)
-        dform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        dform.addRow(self.start_minimized)
-        dform.addRow(self.start_at_login)
-        dform.addRow(self.login_hint)
-        dform.addRow(self.tr("Language"), self.language)
-        dform.addRow(self.language_hint)
-        left = QVBoxLayout()
-        left.setSpacing(12)
-        left.addWidget(upstream)
-        left.addWidget(desktop)
-        left.addStretch(1)
-        columns = QHBoxLayout()
-        columns.setSpacing(12)
-        columns.addLayout(left, 1)
-        columns.addWidget(vram, 1)
-        self.layout_.addLayout(columns)
+        #: the editors; `form.widgets` maps each page setting to its editor
+        self.form = SettingsForm(ctx, self.pinned)
+        self.layout_.addWidget(self.form)
 
         self.note = QLabel("", objectName="Muted")
         self.note.setWordWrap(True)
@@ -204,84 +79,9 @@ class SettingsPage(Page):
         self.layout_.addLayout(buttons)
         self.layout_.addStretch(1)
 
-        #: setting -> its editor, for the settings config.py declares `page=True`
-        self.widgets: dict[str, QWidget] = {
-            name: getattr(self, EDITOR_ATTRS.get(name, name)) for name in PAGE_SETTINGS
-        }
-        for attr, env_name in self.pinned.items():
-            widget = self.widgets.get(attr)
-            if widget is not None:
-                widget.setEnabled(False)
-                widget.setToolTip(
-                    self.tr(
-                        "Set by the environment variable {name}; unset it to edit here."
-                    ).format(name=env_name)
-                )
-        self._lock_start_at_login()
         self._show_note()
         self._set_dirty(False)
-        for signal in (
-            self.ollama_url.textEdited,
-            self.host.currentTextChanged,
-            self.port.valueChanged,
-            self.vram_limit.valueChanged,
-            self.max_heavy.valueChanged,
-            self.keep_alive.textEdited,
-            self.start_minimized.toggled,
-            self.start_at_login.toggled,
-            self.always_on.itemChanged,
-            self.language.currentIndexChanged,
-        ):
-            signal.connect(lambda *_: self._set_dirty(True))
-        for signal in (
-            self.vram_limit.valueChanged,
-            self.max_heavy.valueChanged,
-            self.always_on.itemChanged,
-        ):
-            signal.connect(lambda *_: self.show_fit())
-        ctx.state.vramChanged.connect(self._installed_changed)
-
-    def _lock_start_at_login(self) -> None:
-        """Disable "Start at login" where it cannot work, and say why next to it."""
-        if self.ctx.demo:
-            reason = self.tr(
-                "Not available in the demo: it would start the demo, with its simulated "
-                "Ollama, every time you log in. Run pbpm-desktop to use it."
-            )
-        elif not autostart.supported():
-            reason = self.tr("Not available on this system (it needs an XDG desktop session).")
-        else:
-            reason = ""
-        if reason:
-            self.start_at_login.setEnabled(False)
-            self.start_at_login.setToolTip(reason)
-        self.login_hint.setText(reason)
-        self.login_hint.setVisible(bool(reason))
-
-    def show_fit(self) -> str | None:
-        """Refusal (always-on models over budget) or warnings, under the always-on list."""
-        installed = self.ctx.state.installed()
-        chosen = self.chosen_always_on()
-        budget = self.vram_limit.value()
-        refusal = always_on_refusal(chosen, installed, budget)
-        warnings = (
-            [] if refusal else on_demand_warnings(chosen, installed, budget, self.max_heavy.value())
-        )
-        text = refusal or "\n".join(warnings[:3])
-        if len(warnings) > 3:
-            text += "\n" + self.tr("…and {n} more.").format(n=len(warnings) - 3)
-        self.fit_warning.setText(text)
-        self.fit_warning.setProperty("level", "error" if refusal else "warning")
-        self.fit_warning.style().unpolish(self.fit_warning)
-        self.fit_warning.style().polish(self.fit_warning)
-        self.fit_warning.setVisible(bool(text))
-        return refusal
-
-    @staticmethod
-    def _hint(text: str) -> QLabel:
-        label = QLabel(text, objectName="Muted")
-        label.setWordWrap(True)
-        return label
+        self.form.edited.connect(lambda: self._set_dirty(True))
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -294,80 +94,8 @@ class SettingsPage(Page):
         self.fill(self.current)
 
     def fill(self, settings: Settings) -> None:
-        self.ollama_url.setText(settings.ollama_url)
-        index = self.host.findData(settings.host)
-        if index >= 0:
-            self.host.setCurrentIndex(index)
-        else:
-            self.host.setEditText(settings.host)
-        self.port.setValue(int(settings.port))
-        self.vram_limit.setValue(float(settings.vram_limit_gb))
-        self.max_heavy.setValue(int(settings.max_heavy_models))
-        self.keep_alive.setText(settings.heavy_keep_alive)
-        self.start_minimized.setChecked(settings.start_minimized)
-        self.start_at_login.setChecked(
-            settings.start_at_login or autostart.is_enabled(self.ctx.autostart_file)
-        )
-        index = self.language.findData(settings.language)
-        self.language.setCurrentIndex(max(index, 0))
-        self._fill_always_on(set(settings.always_on_models))
-        self.show_fit()
+        self.form.fill(settings)
         self._set_dirty(False)
-
-    def _fill_always_on(self, chosen: set[str]) -> None:
-        self.always_on.blockSignals(True)
-        self.always_on.clear()
-        installed = {m["name"]: m for m in self.ctx.state.installed()}
-        for name in sorted(set(installed) | chosen):
-            item = QListWidgetItem(name)
-            item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setToolTip(name)
-            if name in installed:
-                item.setText(f"{name}  ({human_bytes(installed[name].get('size'))})")
-            else:
-                item.setText(self.tr("{name} (not installed)").format(name=name))
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if name in chosen else Qt.CheckState.Unchecked)
-            self.always_on.addItem(item)
-        self.always_on.blockSignals(False)
-
-    def _installed_changed(self, _snapshot: Any) -> None:
-        names = {m["name"] for m in self.ctx.state.installed()}
-        listed = {
-            self.always_on.item(i).data(Qt.ItemDataRole.UserRole)
-            for i in range(self.always_on.count())
-        }
-        if names - listed:
-            self._fill_always_on(set(self.chosen_always_on()))
-            self.show_fit()
-
-    def chosen_always_on(self) -> list[str]:
-        out = []
-        for i in range(self.always_on.count()):
-            item = self.always_on.item(i)
-            if item.checkState() == Qt.CheckState.Checked:
-                out.append(str(item.data(Qt.ItemDataRole.UserRole)))
-        return out
-
-    def values(self) -> dict[str, Any]:
-        """Form values as Settings overrides (raw; `with_overrides` coerces and validates)."""
-        host = (
-            self.host.currentData()
-            if self.host.currentText() == self.host.itemText(self.host.currentIndex())
-            else None
-        )
-        return {
-            "ollama_url": self.ollama_url.text().strip().rstrip("/"),
-            "host": host or self.host.currentText().strip(),
-            "port": self.port.value(),
-            "always_on_models": tuple(self.chosen_always_on()),
-            "vram_limit_gb": round(self.vram_limit.value(), 1),
-            "max_heavy_models": self.max_heavy.value(),
-            "heavy_keep_alive": self.keep_alive.text().strip() or "30m",
-            "start_minimized": self.start_minimized.isChecked(),
-            "start_at_login": self.start_at_login.isChecked(),
-            "language": str(self.language.currentData() or ""),
-        }
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -409,7 +137,7 @@ class SettingsPage(Page):
     async def _apply(self) -> bool:
         current = self.current or await self.bridge.call(dashboard.current_settings, self.service)
         try:
-            keep_alive_for_ollama(self.keep_alive.text().strip() or "30m")
+            keep_alive_for_ollama(self.form.keep_alive.text().strip() or "30m")
         except ValueError:
             self.ctx.notifier.error(
                 self.tr(
@@ -419,11 +147,11 @@ class SettingsPage(Page):
             )
             return False
         try:
-            new = current.with_overrides(**self.values())
+            new = current.with_overrides(**self.form.values())
         except ConfigError as exc:
             self.ctx.notifier.error(describe(exc))
             return False
-        refusal = self.show_fit()
+        refusal = self.form.show_fit()
         if refusal is not None:  # the gateway would start and fail to load them: say so now
             self.ctx.notifier.error(self.tr("Not applied. {reason}").format(reason=refusal))
             return False
@@ -500,6 +228,4 @@ class SettingsPage(Page):
         self.progress.setVisible(busy)
         self.progress_label.setText(text if busy else "")
         self._set_dirty(self.dirty)
-        for attr, widget in self.widgets.items():
-            widget.setEnabled(not busy and attr not in self.pinned)
-        self._lock_start_at_login()
+        self.form.set_editable(not busy)

@@ -169,6 +169,8 @@ class TrayMenu(QObject):
                 text = self.tr("{name} stays loaded ({size}, always-on)").format(
                     name=name, size=size
                 )
+            elif model.get("cloud") and not loaded:
+                text = self.tr("{name} runs on ollama.com (cloud)").format(name=name)
             elif loaded:
                 text = self.tr("Unload {name} ({size})").format(name=name, size=size)
             elif too_big:
@@ -180,7 +182,10 @@ class TrayMenu(QObject):
             action = self.models_menu.addAction(text)
             action.setCheckable(True)
             action.setChecked(loaded)
-            action.setEnabled(serving and not pending and not always_on and not too_big)
+            cloud = bool(model.get("cloud")) and not loaded
+            action.setEnabled(
+                serving and not pending and not always_on and not too_big and not cloud
+            )
             if too_big:
                 action.setToolTip(too_big)  # the sizes, and what to change in Settings
             action.setData(name)

@@ -24,6 +24,10 @@
         <translation>Recarregar</translation>
     </message>
     <message>
+        <source>Cloud models run on ollama.com: there is nothing to load here</source>
+        <translation>Modelos em nuvem rodam no ollama.com: não há nada a carregar aqui</translation>
+    </message>
+    <message>
         <source>Refresh its keep-alive</source>
         <translation>Renovar o tempo de permanência</translation>
     </message>
@@ -539,6 +543,10 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     <message>
         <source>on-demand</source>
         <translation>sob demanda</translation>
+    </message>
+    <message>
+        <source>Runs on ollama.com</source>
+        <translation>Roda no ollama.com</translation>
     </message>
     <message>
         <source>Too large for the budget</source>
@@ -1226,6 +1234,10 @@ Todo cliente que a usa passa a ser recusado. Isto não pode ser desfeito; emita 
     <message>
         <source>{name} stays loaded ({size}, always-on)</source>
         <translation>{name} fica carregado ({size}, sempre ativo)</translation>
+    </message>
+    <message>
+        <source>{name} runs on ollama.com (cloud)</source>
+        <translation>{name} roda no ollama.com (nuvem)</translation>
     </message>
     <message>
         <source>Unload {name} ({size})</source>

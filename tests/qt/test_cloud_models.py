@@ -31,3 +31,22 @@ def test_the_key_dialog_lists_a_cloud_model_as_cloud(qtbot, qloop):
     models = dialog.form.models
     texts = [models.item(i).text() for i in range(models.count())]
     assert "qwen2.5-coder:32b  (cloud)" in texts and "llama3.2:3b  (2.0 GB)" in texts
+
+
+def test_the_models_page_offers_no_preload_for_a_cloud_model(qtbot, qloop):
+    """Preloading a cloud model is refused by the gateway (400): the button says why instead."""
+    from pbpm_desktop.qt.pages.models import ModelsPage
+
+    ctx = fake_ctx()
+    state = snapshot()
+    state.installed[2].update(cloud=True, size=0)
+    ctx.state.set_vram(state)
+    page = ModelsPage(ctx)
+    qtbot.addWidget(page)
+    name = state.installed[2]["name"]
+    cell = page.cells[name]
+    assert not cell.preload.isEnabled()
+    assert "ollama.com" in cell.preload.toolTip()
+    row = next(r for r in range(page.table.rowCount()) if page.table.item(r, 0).text() == name)
+    assert page.table.item(row, 3).text() == "Runs on ollama.com"
+    assert page.cells["qwen2.5:7b"].preload.isEnabled()  # a local model still can

@@ -163,4 +163,7 @@ def test_a_cloud_model_says_cloud_not_zero_bytes(qtbot):
     state.set_vram(snap)
     tray = TrayMenu(state, Actions())
     open_models(tray)
-    assert tray.model_actions["qwen2.5-coder:32b"].text() == "Preload qwen2.5-coder:32b (cloud)"
+    action = tray.model_actions["qwen2.5-coder:32b"]
+    # nothing to preload: it runs on ollama.com (the gateway would answer 400)
+    assert action.text() == "qwen2.5-coder:32b runs on ollama.com (cloud)"
+    assert not action.isEnabled()

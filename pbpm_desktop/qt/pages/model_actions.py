@@ -55,8 +55,10 @@ class ActionCell(QWidget):
         pending: str | None,
         serving: bool,
         never_fits: str | None = None,
+        cloud: bool = False,
     ) -> None:
-        """`never_fits`: why this model can never be loaded (Preload is then disabled)."""
+        """`never_fits`: why this model can never be loaded (Preload is then disabled);
+        `cloud`: it runs on ollama.com, so there is nothing to preload (the gateway says 400)."""
         busy = pending is not None
         self.busy.setVisible(busy)
         self.busy_label.setVisible(busy)
@@ -65,9 +67,11 @@ class ActionCell(QWidget):
         )
         self.preload.setVisible(not busy)
         self.unload.setVisible(not busy)
-        self.preload.setEnabled(serving and (loaded or never_fits is None))
+        self.preload.setEnabled(serving and not cloud and (loaded or never_fits is None))
         self.preload.setText(self.tr("Reload") if loaded else self.tr("Preload"))
-        if loaded:
+        if cloud:
+            tip = self.tr("Cloud models run on ollama.com: there is nothing to load here")
+        elif loaded:
             tip = self.tr("Refresh its keep-alive")
         elif never_fits:
             tip = never_fits

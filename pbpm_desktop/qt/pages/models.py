@@ -194,7 +194,9 @@ class ModelsPage(Page):
                 if model.get("cloud")
                 else (self.tr("always-on") if always_on else self.tr("on-demand")),
                 "size": "—" if model.get("cloud") else human_bytes(model.get("size")),
-                "state": self.tr("Too large for the budget")
+                "state": self.tr("Runs on ollama.com")
+                if model.get("cloud") and live is None
+                else self.tr("Too large for the budget")
                 if too_big and pending is None
                 else self._state_text(live is not None, pending, int(waiting.get(name, 0))),
                 "vram": vram_text,
@@ -219,6 +221,7 @@ class ModelsPage(Page):
                 pending=pending,
                 serving=serving,
                 never_fits=too_big,
+                cloud=bool(model.get("cloud")),
             )
         self._show_notice(bool(installed))
         self._show_budget(state.vram)

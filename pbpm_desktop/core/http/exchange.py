@@ -55,7 +55,7 @@ class Exchange:
         """Keep the stream tracker; under a quota, wrap it to cut the stream past its cap."""
         self.tracker = tracker
         if self.grant is not None and self.grant.cap is not None:
-            self.budget = StreamBudget(tracker, self.grant.cap)
+            self.budget = StreamBudget(tracker, self.grant)
             return self.budget  # type: ignore[return-value]
         return tracker
 

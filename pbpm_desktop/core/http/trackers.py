@@ -109,6 +109,13 @@ class NdjsonTracker:
         return 0, self.chunks
 
 
+def _tokens_in(events: bytes) -> int:
+    """Chunks in complete SSE events: chat deltas and completion texts (`/v1/completions`
+    chunks carry `"text"`, no delta). Keys cannot hide in string content: quotes there are
+    escaped."""
+    return events.count(b'"delta"') + events.count(b'"text"')
+
+
 class SseTracker(PassesOversizedEvents):
     """Watches an OpenAI SSE stream for the `usage` event, dropping it if the client didn't ask.
 
@@ -123,7 +130,10 @@ class SseTracker(PassesOversizedEvents):
         self.error: str | None = None
         self.keep_usage = keep_usage
         self.usage: tuple[int, int] | None = None
-        self.chunks = 0
+        # The stream's last chunk (the one with the finish reason) has an empty delta:
+        # openai.go ToChunk / ToCompleteChunk. Starting at -1 leaves it out, so a stream with
+        # `max_tokens` N under a quota is not cut at its very end (it was, counted as N + 1).
+        self.chunks = -1
 
     def feed(self, data: bytes) -> bytes:
         if self._passing:
@@ -141,7 +151,7 @@ class SseTracker(PassesOversizedEvents):
         if b'data: {"error"' in ready:  # Ollama's late failure, after the headers
             self.error = "upstream error in stream"
         if b'"usage"' not in ready:
-            self.chunks += ready.count(b'"delta"')
+            self.chunks += _tokens_in(ready)
             return ready
         out = []
         for event in ready.split(b"\n\n")[:-1]:
@@ -161,7 +171,7 @@ class SseTracker(PassesOversizedEvents):
                             continue
                         del obj["usage"]  # the client did not ask for usage
                         event = b"data: " + compact_json(obj).encode()
-            self.chunks += event.count(b'"delta"')
+            self.chunks += _tokens_in(event)
             out.append(event + b"\n\n")
         return b"".join(out)
 
@@ -170,7 +180,7 @@ class SseTracker(PassesOversizedEvents):
         return rest
 
     def counts(self) -> tuple[int, int]:
-        return self.usage if self.usage is not None else (0, self.chunks)
+        return self.usage if self.usage is not None else (0, max(self.chunks, 0))
 
 
 _TAIL_MARKERS = (b'"total_duration":', b'"usage":')  # native, OpenAI

@@ -1,10 +1,11 @@
-"""Gateway CPU per request, per route: `python -m benchmarks.cpu_per_request [--src DIR]`.
+"""Gateway CPU per request, per route: `python -m benchmarks.cpu_per_request [--against DIR]`.
 
 Wall latency on a shared 2-core machine drifts by tens of microseconds from run to run; the
 CPU seconds the gateway process itself used (from /proc) per request are far steadier, and
 they are what the hot path costs. This drives three request kinds one after another through
 the gateway, on one keep-alive connection (concurrency 1, so the figure is the per-request
-path, not batching effects), and reports gateway CPU µs per request for each:
+path, not batching effects), and reports gateway CPU µs per request for each, on the
+event-loop thread (`... threads`: the other threads, mostly the audit's SQLite writes):
 
 * `chat`: non-streamed `/api/chat` (16 tokens);
 * `chat_stream`: streamed `/api/chat` (16 NDJSON chunks);
@@ -13,9 +14,13 @@ path, not batching effects), and reports gateway CPU µs per request for each:
 Each kind runs with a plain key and with a key that has a roomy `tokens_per_day` (the quota
 path: reservation, cap injection, the stream budget). `--rounds` repeats the whole set in
 alternation, so a neighbour's load spreads over every kind; the report gives the median and
-the spread over rounds. `--src DIR` runs another checkout's gateway (e.g. `git archive` of an
-older commit) against this tree's simulator, for before/after figures on one machine.
-`--profile FILE` runs the gateway under cProfile and writes its stats to FILE on exit.
+the spread over rounds. `--against DIR` also starts another checkout's gateway (e.g. `git
+archive 9c58752 | tar -x -C /tmp/pre9`) on the same simulator and interleaves the two batch by
+batch, so a neighbour's load hits both alike: the difference is the figure to quote, not the
+absolute values. `--src DIR` measures another checkout instead of this one. `--profile FILE`
+runs the gateway under cProfile and writes its stats to FILE on exit (one gateway only).
+
+Example (2-core machine shared with test suites, 2026-12-02): see the issue 9 note.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import secrets
 import statistics
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +40,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.client import HttpConnection, build_request
-from benchmarks.procs import REPO_ROOT, Child, cpu_seconds, start_gateway, start_simulator
+from benchmarks.procs import REPO_ROOT, Child, start_gateway, start_simulator
 from benchmarks.scenarios import CHAT_MESSAGES, HOST, MODEL, Bench
 
 KINDS = {
@@ -42,6 +48,23 @@ KINDS = {
     "chat_stream": ("/api/chat", True),
     "openai_stream": ("/v1/chat/completions", True),
 }
+
+
+def cpu_ns(pid: int) -> tuple[int, int]:
+    """On-CPU nanoseconds of `pid`'s event-loop thread and of all its other threads (SQLite,
+    executor) from /proc/PID/task/*/schedstat: the scheduler's own clock, where
+    /proc/PID/stat counts in 10 ms ticks."""
+    loop = other = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            ns = int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that just ended
+        if task.name == str(pid):
+            loop += ns
+        else:
+            other += ns
+    return loop, other
 
 
 def _request(port: int, key: str, path: str, stream: bool) -> bytes:
@@ -78,55 +101,94 @@ async def _batch(conn: HttpConnection, data: bytes, stream: bool, n: int) -> int
     return ok
 
 
-async def measure(gateway: Child, bench: Bench, master: str, rounds: int, n: int) -> dict:
-    keys = {"plain": await _make_key(bench, master, None)}
-    keys["quota"] = await _make_key(bench, master, 2_000_000_000)
-    conn = await HttpConnection.open(HOST, gateway.port)
-    samples: dict[str, list[float]] = {}
-    failed = 0
+@dataclass
+class Subject:
+    """One gateway under measurement: its process, keys, connection and samples."""
+
+    name: str
+    bench: Bench
+    keys: dict[str, str] = field(default_factory=dict)
+    conn: HttpConnection | None = None
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    failed: int = 0
+
+    async def batch(self, key: str, kind: str, n: int, measured: bool = True) -> None:
+        assert self.conn is not None
+        gateway = self.bench.gateway
+        path, stream = KINDS[kind]
+        data = _request(gateway.port, self.keys[key], path, stream)
+        loop, other = cpu_ns(gateway.pid)
+        ok = await _batch(self.conn, data, stream, n)
+        loop_after, other_after = cpu_ns(gateway.pid)
+        if measured:
+            self.failed += n - ok
+            name = f"{kind}/{key}"
+            self.samples.setdefault(name, []).append((loop_after - loop) / n / 1e3)
+            self.samples.setdefault(f"{name} threads", []).append((other_after - other) / n / 1e3)
+
+
+async def measure(
+    subjects: list[Subject], master: str, rounds: int, n: int, kinds: list[str]
+) -> dict:
+    """Every (key, kind) batch on each gateway in turn, `rounds` times: a neighbour's load
+    lands on every gateway and kind alike."""
+    for subject in subjects:
+        subject.keys["plain"] = await _make_key(subject.bench, master, None)
+        subject.keys["quota"] = await _make_key(subject.bench, master, 2_000_000_000)
+        subject.conn = await HttpConnection.open(HOST, subject.bench.gateway.port)
+    plan = [(key, kind) for kind, key in (name.split("/") for name in kinds)]
     try:
-        plan = [(k, kind) for k in keys for kind in KINDS]
-        for k, kind in plan:  # warm-up: imports, caches, the first DB load of a key's day
-            path, stream = KINDS[kind]
-            await _batch(conn, _request(gateway.port, keys[k], path, stream), stream, 50)
+        for subject in subjects:  # warm-up: imports, caches, the first load of a key's day
+            for k, kind in plan:
+                await subject.batch(k, kind, 50, measured=False)
         for _ in range(rounds):
             for k, kind in plan:
-                path, stream = KINDS[kind]
-                data = _request(gateway.port, keys[k], path, stream)
-                before = cpu_seconds(gateway.pid)
-                ok = await _batch(conn, data, stream, n)
-                used = cpu_seconds(gateway.pid) - before
-                failed += n - ok
-                samples.setdefault(f"{kind}/{k}", []).append(used / n * 1e6)
+                for subject in subjects:
+                    await subject.batch(k, kind, n)
     finally:
-        conn.close()
-    out: dict[str, Any] = {"failed": failed, "requests_per_sample": n, "rounds": rounds}
-    for name, values in samples.items():
-        out[name] = {
-            "median_us": round(statistics.median(values), 1),
-            "min_us": round(min(values), 1),
-            "max_us": round(max(values), 1),
+        for subject in subjects:
+            if subject.conn is not None:
+                subject.conn.close()
+    out: dict[str, Any] = {"requests_per_sample": n, "rounds": rounds}
+    for subject in subjects:
+        report: dict[str, Any] = {"failed": subject.failed}
+        for name, values in subject.samples.items():
+            report[name] = {
+                "median_us": round(statistics.median(values), 1),
+                "min_us": round(min(values), 1),
+                "max_us": round(max(values), 1),
+            }
+        out[subject.name] = report
+    if len(subjects) == 2:
+        first, second = (s.name for s in subjects)
+        out[f"{second} - {first} (median us)"] = {
+            name: round(out[second][name]["median_us"] - out[first][name]["median_us"], 1)
+            for name in subjects[0].samples
         }
     return out
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
-    src: Path = args.src
     master = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="pbpm-cpu-") as tmp:
         workdir = Path(tmp)
         sim = start_simulator(workdir)  # this tree's simulator for every gateway: same upstream
-        gateway = None
+        subjects: list[Subject] = []
         try:
-            if args.profile:
-                gateway = _start_profiled(workdir, sim.url, master, src, Path(args.profile))
-            else:
-                gateway = start_gateway(workdir, sim.url, master, MODEL, src=src)
-            bench = Bench(sim, gateway)
-            return await measure(gateway, bench, master, args.rounds, args.requests)
+            trees = [("against", args.against)] if args.against else []
+            trees.append(("this", args.src))
+            for name, src in trees:
+                home = workdir / name
+                home.mkdir()
+                if args.profile:
+                    gateway = _start_profiled(home, sim.url, master, src, Path(args.profile))
+                else:
+                    gateway = start_gateway(home, sim.url, master, MODEL, src=src)
+                subjects.append(Subject(f"{name} ({src})", Bench(sim, gateway)))
+            return await measure(subjects, master, args.rounds, args.requests, args.kinds)
         finally:
-            if gateway is not None:
-                gateway.stop()
+            for subject in subjects:
+                subject.bench.gateway.stop()
             sim.stop()
 
 
@@ -149,11 +211,21 @@ def _start_profiled(workdir: Path, sim_url: str, master: str, src: Path, out: Pa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--src", help="another checkout whose gateway to measure")
+    parser.add_argument(
+        "--against", help="a second checkout, measured side by side (batches interleaved)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300, help="requests per sample")
+    parser.add_argument(
+        "--kinds",
+        default=",".join(f"{kind}/{k}" for k in ("plain", "quota") for kind in KINDS),
+        help="comma list of KIND/KEY to run, as reported (default: all six)",
+    )
     parser.add_argument("--profile", help="write the gateway's cProfile stats to this file")
     args = parser.parse_args()
     args.src = Path(args.src).resolve() if args.src else REPO_ROOT
+    args.against = Path(args.against).resolve() if args.against else None
+    args.kinds = [name.strip() for name in args.kinds.split(",") if name.strip()]
     print(json.dumps(asyncio.run(_main(args)), indent=1))
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -151,35 +152,36 @@ class Grant:
         return added > 0
 
 
-class StreamBudget:
-    """A stream tracker that raises QuotaCut once the stream passes what its grant may reserve.
+#: the chunk cap of a stream without a quota: never reached
+NO_CAP = sys.maxsize
 
-    One chunk is one token in Ollama's streams (NDJSON `"done":false` lines, SSE deltas). The
-    per-chunk cost is one comparison; the book is consulted only when the chunks reach the
-    reservation (once per step for an uncapped stream).
+
+class StreamBudget:
+    """A stream's quota cut-off: `cap` is the chunk count it may reach before `reached` must
+    grow its grant (an uncapped stream, a step at a time) or cut it (QuotaCut).
+
+    One chunk is one token in Ollama's streams (NDJSON `"done":false` lines, SSE deltas).
+    Not a wrapper around the tracker: the relay compares the tracker's count with `cap` after
+    each chunk (one comparison, NO_CAP without a quota), so a stream pays a call only when it
+    reaches its reservation; a wrapper cost a call and two attribute look-ups per chunk.
     """
 
-    __slots__ = ("_cap", "_grant", "_tracker", "cut")
+    __slots__ = ("_grant", "cap", "cut")
 
-    def __init__(self, tracker: Any, grant: Grant) -> None:
-        self._tracker = tracker
+    def __init__(self, grant: Grant) -> None:
         self._grant = grant
-        self._cap = grant.cap or 0
+        self.cap = grant.cap or 0
         self.cut = False
 
-    def feed(self, data: bytes) -> Any:
-        out = self._tracker.feed(data)
-        if self._tracker.chunks > self._cap:
-            grant = self._grant
-            while self._tracker.chunks > self._cap:
-                if not grant.grow():
-                    self.cut = True
-                    raise QuotaCut(self._cap)
-                self._cap = grant.cap or 0
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tracker, name)
+    def reached(self, chunks: int) -> int:
+        """The stream has `chunks` chunks, past `cap`: the new cap, or raise QuotaCut."""
+        grant = self._grant
+        while chunks > self.cap:
+            if not grant.grow():
+                self.cut = True
+                raise QuotaCut(self.cap)
+            self.cap = grant.cap or 0
+        return self.cap
 
 
 class QuotaBook:

@@ -48,11 +48,12 @@ class NdjsonTracker:
     with a top-level `"error"` is Ollama reporting a failure after the headers went out.
     """
 
-    __slots__ = ("_last", "_tail", "chunks", "error", "final")
+    __slots__ = ("_last", "_last_end", "_tail", "chunks", "error", "final")
 
     def __init__(self) -> None:
         self._tail = b""
-        self._last = b""
+        self._last = b""  # the latest read that ended a line, and where its last line ends:
+        self._last_end = 0  # the line is cut out only if the byte search found no counts
         self.chunks = 0
         self.final: dict[str, Any] | None = None
         self.error: str | None = None
@@ -71,8 +72,7 @@ class NdjsonTracker:
         elif buf.find(b'"error"', 0, newline) >= 0:
             self._parse_error(buf[:newline])
         else:
-            previous = buf.rfind(b"\n", 0, newline)
-            self._last = buf[previous + 1 : newline]
+            self._last, self._last_end = buf, newline
 
     def _parse_error(self, lines: bytes) -> None:
         for line in lines.split(b"\n"):
@@ -96,7 +96,8 @@ class NdjsonTracker:
         if self.final is None and _DONE in self._tail:  # stream ended without a newline
             self._parse_final(self._tail)
         if self.final is None:  # maybe JSON with spaces: decode the last line
-            for line in (self._tail, self._last):
+            last = self._last[self._last.rfind(b"\n", 0, self._last_end) + 1 : self._last_end]
+            for line in (self._tail, last):
                 try:
                     obj = json.loads(line) if line.strip() else None
                 except ValueError:
@@ -110,10 +111,10 @@ class NdjsonTracker:
 
 
 def _tokens_in(events: bytes) -> int:
-    """Chunks in complete SSE events: chat deltas and completion texts (`/v1/completions`
-    chunks carry `"text"`, no delta). Keys cannot hide in string content: quotes there are
-    escaped."""
-    return events.count(b'"delta"') + events.count(b'"text"')
+    """Chunks in complete SSE events: chat deltas, else completion texts (`/v1/completions`
+    chunks carry `"text"` and no delta; one search in the usual case). Keys cannot hide in
+    string content: quotes there are escaped."""
+    return events.count(b'"delta"') or events.count(b'"text"')
 
 
 class SseTracker(PassesOversizedEvents):
@@ -150,8 +151,8 @@ class SseTracker(PassesOversizedEvents):
         ready, self._buf = (buf, b"") if end == len(buf) else (buf[:end], buf[end:])
         if b'data: {"error"' in ready:  # Ollama's late failure, after the headers
             self.error = "upstream error in stream"
-        if b'"usage"' not in ready:
-            self.chunks += _tokens_in(ready)
+        if b'"usage"' not in ready:  # the usual event: _tokens_in, inlined
+            self.chunks += ready.count(b'"delta"') or ready.count(b'"text"')
             return ready
         out = []
         for event in ready.split(b"\n\n")[:-1]:

@@ -7,9 +7,11 @@ the gateway, on one keep-alive connection (concurrency 1, so the figure is the p
 path, not batching effects), and reports gateway CPU µs per request for each, on the
 event-loop thread (`... threads`: the other threads, mostly the audit's SQLite writes):
 
-* `chat`: non-streamed `/api/chat` (16 tokens);
-* `chat_stream`: streamed `/api/chat` (16 NDJSON chunks);
-* `openai_stream`: streamed `/v1/chat/completions` (16 SSE deltas).
+* `chat`: non-streamed `/api/chat` (`--tokens`, 16 by default);
+* `chat_stream`: streamed `/api/chat` (one NDJSON chunk a token);
+* `openai_stream`: streamed `/v1/chat/completions` (one SSE delta a token).
+
+`--tokens 200` makes the per-chunk cost (trackers, quota cap, write deadline) dominate.
 
 Each kind runs with a plain key and with a key that has a roomy `tokens_per_day` (the quota
 path: reservation, cap injection, the stream budget). `--rounds` repeats the whole set in
@@ -67,15 +69,15 @@ def cpu_ns(pid: int) -> tuple[int, int]:
     return loop, other
 
 
-def _request(port: int, key: str, path: str, stream: bool) -> bytes:
-    """A small chat that names its cap (16, the simulator's natural length): the simulator
-    answers a request with `num_predict` tokens exactly, so an uncapped request on a quota
-    key (capped by the gateway at what is left) would run for ever."""
+def _request(port: int, key: str, path: str, stream: bool, tokens: int) -> bytes:
+    """A small chat that names its cap: the simulator answers a request with `num_predict`
+    tokens exactly, so an uncapped request on a quota key (capped by the gateway at what is
+    left) would run for ever."""
     payload: dict[str, Any] = {"model": MODEL, "messages": CHAT_MESSAGES, "stream": stream}
     if path.startswith("/v1/"):
-        payload["max_tokens"] = 16
+        payload["max_tokens"] = tokens
     else:
-        payload["options"] = {"num_predict": 16}
+        payload["options"] = {"num_predict": tokens}
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
     return build_request("POST", path, f"{HOST}:{port}", body, headers)
@@ -111,12 +113,13 @@ class Subject:
     conn: HttpConnection | None = None
     samples: dict[str, list[float]] = field(default_factory=dict)
     failed: int = 0
+    tokens: int = 16
 
     async def batch(self, key: str, kind: str, n: int, measured: bool = True) -> None:
         assert self.conn is not None
         gateway = self.bench.gateway
         path, stream = KINDS[kind]
-        data = _request(gateway.port, self.keys[key], path, stream)
+        data = _request(gateway.port, self.keys[key], path, stream, self.tokens)
         loop, other = cpu_ns(gateway.pid)
         ok = await _batch(self.conn, data, stream, n)
         loop_after, other_after = cpu_ns(gateway.pid)
@@ -184,7 +187,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                     gateway = _start_profiled(home, sim.url, master, src, Path(args.profile))
                 else:
                     gateway = start_gateway(home, sim.url, master, MODEL, src=src)
-                subjects.append(Subject(f"{name} ({src})", Bench(sim, gateway)))
+                subject = Subject(f"{name} ({src})", Bench(sim, gateway), tokens=args.tokens)
+                subjects.append(subject)
             return await measure(subjects, master, args.rounds, args.requests, args.kinds)
         finally:
             for subject in subjects:
@@ -221,6 +225,7 @@ def main() -> None:
         default=",".join(f"{kind}/{k}" for k in ("plain", "quota") for kind in KINDS),
         help="comma list of KIND/KEY to run, as reported (default: all six)",
     )
+    parser.add_argument("--tokens", type=int, default=16, help="tokens per answer")
     parser.add_argument("--profile", help="write the gateway's cProfile stats to this file")
     args = parser.parse_args()
     args.src = Path(args.src).resolve() if args.src else REPO_ROOT

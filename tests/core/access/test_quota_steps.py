@@ -202,3 +202,17 @@ async def test_an_uncapped_non_streamed_request_alone_ends_the_day_exactly(
     assert await post_all(gateway.url + "/api/chat", created["api_key"], [body]) == [200]
     assert await used(gateway, created["id"]) == 300
     assert await post_all(gateway.url + "/api/chat", created["api_key"], [body]) == [429]
+
+
+async def test_an_uncapped_completions_stream_is_counted_and_cut(gateway: Gateway) -> None:
+    # /v1/completions chunks carry "text", no "delta": they must count towards the cap, now
+    # that an uncapped stream gets no max_tokens written into it (5 prompt + 7 of 8 tokens)
+    created = await gateway.service.create_key("c", tokens_per_day=12)
+    body = {"model": "llama3.2:3b", "prompt": "hi", "stream": True}
+    headers = {"Authorization": f"Bearer {created['api_key']}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.post(gateway.url + "/v1/completions", json=body) as r:
+            text = await r.text()
+    assert "quota" in text and text.count('"text"') <= 7  # a read past the cap is held back
+    [record] = await gateway.service.usage_records(key_id=created["id"])
+    assert record["status"] == "429"

@@ -123,7 +123,7 @@ class GatewayService:
         self._started.push_async_callback(audit.stop)
         await audit.start()
         keys = KeyService(self.db, self.master)
-        policy = PolicyEnforcer(audit, self._tokens_since)
+        policy = PolicyEnforcer(audit, self._tokens_since, s.quota_reserve_tokens)
         vram = VramManager(ollama, s, self.events)
         pause = PauseController(vram, self.events, s.shutdown_grace_s)
         self.context = GatewayContext(

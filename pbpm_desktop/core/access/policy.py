@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from pbpm_desktop.core.access.keys import KeyInfo
-from pbpm_desktop.core.access.quota import Grant, QuotaBook, QuotaRefusal
+from pbpm_desktop.core.access.quota import DEFAULT_STEP, Grant, QuotaBook, QuotaRefusal
 from pbpm_desktop.core.accounting.audit import AuditWriter
 from pbpm_desktop.core.errors import GatewayError
 
@@ -34,10 +34,13 @@ class PolicyRefusal(GatewayError):
 
 class PolicyEnforcer:
     def __init__(
-        self, audit: AuditWriter, tokens_since: Callable[[int, datetime], Awaitable[int]]
+        self,
+        audit: AuditWriter,
+        tokens_since: Callable[[int, datetime], Awaitable[int]],
+        quota_step: int = DEFAULT_STEP,
     ) -> None:
         self.audit = audit
-        self.quota = QuotaBook(audit, tokens_since)
+        self.quota = QuotaBook(audit, tokens_since, quota_step)
         self._hits: dict[int, deque[float]] = {}
         self._streams: dict[int, int] = {}
 
@@ -90,11 +93,17 @@ class PolicyEnforcer:
             self.quota.release(grant)
 
     async def admit_request(
-        self, key: KeyInfo, prompt: int, completion: int | None, generates: bool
+        self,
+        key: KeyInfo,
+        prompt: int,
+        completion: int | None,
+        generates: bool,
+        streaming: bool = False,
     ) -> Grant | None:
         """Take a stream slot and, for keys with a daily quota, a reservation (the Grant).
 
-        `prompt` is the request's estimated prompt tokens, `completion` the cap it asked for.
+        `prompt` is the request's estimated prompt tokens, `completion` the cap it asked for,
+        `streaming` whether its answer streams (a stream's reservation can grow as it flows).
         The caller must call `release(key, grant)` when the request ends (a plain pair of
         calls, not a context manager: this runs on every request).
         """
@@ -110,7 +119,7 @@ class PolicyEnforcer:
             return None
         try:
             return await self.quota.reserve(
-                key.id, key.tokens_per_day, prompt, completion, generates
+                key.id, key.tokens_per_day, prompt, completion, generates, streaming
             )
         except QuotaRefusal as exc:
             self._stream_ended(key)

@@ -6,11 +6,21 @@ requests had used: 15 concurrent requests on a 30-token quota used 160, and one 
 
 * its prompt, estimated from the request (`estimate_prompt_tokens`), plus the completion it
   may produce are reserved until it ends, so concurrent requests see each other;
-* the completion is capped to what is left (`num_predict` on native routes, `max_tokens`
-  on `/v1`, which Ollama maps to `num_predict`: openai/openai.go:656, :805); a request that
-  names no cap gets everything left, so a key with a daily quota runs requests side by side
-  only when their caps fit together;
-* a stream that goes past its cap anyway (an upstream that ignores it) is cut (`QuotaCut`).
+* a request that names a cap (`num_predict` on native routes, `max_tokens` on `/v1`, which
+  Ollama maps to `num_predict`: openai/openai.go:656, :805) reserves that cap, lowered to
+  what is left;
+* a request that names no cap reserves a bounded step (`QUOTA_RESERVE_TOKENS`, 1024) instead
+  of everything left, so a key's uncapped requests run side by side (reserving all that was
+  left refused 2 of 3 concurrent uncapped requests on a roomy quota). A stream's reservation
+  grows by a step each time its chunks reach it, while the day's remainder allows; when
+  nothing more can be reserved the stream is cut (`QuotaCut`), as is a capped stream that goes
+  past its cap (an upstream that ignores it). Streams therefore never pass the quota;
+* a non-streamed uncapped request cannot be cut mid-answer: its `num_predict` is capped to
+  what was left when it started (so alone it never passes the quota), and it reserves one
+  step. Its answer beyond the step is unreserved: the day total can pass the quota by at most
+  the sum, over such requests running at the same time, of (their cap - the step). README's
+  Security section states this; `QUOTA_RESERVE_TOKENS=0` reserves everything left for them
+  (the strict, one-at-a-time behaviour).
 
 The key's day total is loaded from the database once per key (concurrent first requests
 after a restart share one load, `AuditWriter.load_tokens_today`).
@@ -20,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,58 +117,88 @@ def requested_completion(payload: dict[str, Any], openai: bool) -> int | None:
     return value
 
 
+#: what `QUOTA_RESERVE_TOKENS` defaults to: a step of an uncapped request's reservation
+DEFAULT_STEP = 1024
+
+
 @dataclass(slots=True)
 class Grant:
     """One running request's share of its key's daily quota."""
 
     key_id: int
-    reserved: int  # prompt estimate + cap, held until the request ends
-    cap: int | None  # most completion tokens it may produce (None: no completion)
-    inject: bool  # the cap must be written into the request (client asked for more or none)
+    limit: int  # the key's tokens_per_day
+    reserved: int  # prompt estimate + completion reserved, held until the request ends
+    cap: int | None  # completion tokens reserved so far (None: no completion)
+    sent_cap: int | None  # num_predict / max_tokens to write into the request (None: as sent)
+    book: QuotaBook | None = None  # set for a stream that may grow its reservation
 
     def fields(self, payload: dict[str, Any], openai: bool) -> dict[str, Any]:
         """Request fields that carry the cap upstream (merged with the client's options)."""
-        if not self.inject or self.cap is None:
+        if self.sent_cap is None:
             return {}
         if openai:
-            return {"max_tokens": self.cap}
+            return {"max_tokens": self.sent_cap}
         options = payload.get("options")
         merged = dict(options) if isinstance(options, dict) else {}
-        merged["num_predict"] = self.cap
+        merged["num_predict"] = self.sent_cap
         return {"options": merged}
+
+    def grow(self) -> bool:
+        """Reserve one more step for a stream that reached its reservation; False if none left."""
+        if self.book is None or self.cap is None:
+            return False
+        added = self.book.extend(self)
+        self.cap += added
+        return added > 0
+
+
+#: the chunk cap of a stream without a quota: never reached
+NO_CAP = sys.maxsize
 
 
 class StreamBudget:
-    """A stream tracker that raises QuotaCut once the stream has more chunks than its cap.
+    """A stream's quota cut-off: `cap` is the chunk count it may reach before `reached` must
+    grow its grant (an uncapped stream, a step at a time) or cut it (QuotaCut).
 
     One chunk is one token in Ollama's streams (NDJSON `"done":false` lines, SSE deltas).
+    Not a wrapper around the tracker: the relay compares the tracker's count with `cap` after
+    each chunk (one comparison, NO_CAP without a quota), so a stream pays a call only when it
+    reaches its reservation; a wrapper cost a call and two attribute look-ups per chunk.
     """
 
-    __slots__ = ("_cap", "_tracker", "cut")
+    __slots__ = ("_grant", "cap", "cut")
 
-    def __init__(self, tracker: Any, cap: int) -> None:
-        self._tracker = tracker
-        self._cap = cap
+    def __init__(self, grant: Grant) -> None:
+        self._grant = grant
+        self.cap = grant.cap or 0
         self.cut = False
 
-    def feed(self, data: bytes) -> Any:
-        out = self._tracker.feed(data)
-        if self._tracker.chunks > self._cap:
-            self.cut = True
-            raise QuotaCut(self._cap)
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tracker, name)
+    def reached(self, chunks: int) -> int:
+        """The stream has `chunks` chunks, past `cap`: the new cap, or raise QuotaCut."""
+        grant = self._grant
+        while chunks > self.cap:
+            if not grant.grow():
+                self.cut = True
+                raise QuotaCut(self.cap)
+            self.cap = grant.cap or 0
+        return self.cap
 
 
 class QuotaBook:
-    """Reservations per key, on the gateway loop (no locks: nothing here awaits mid-update)."""
+    """Reservations per key, on the gateway loop (no locks: nothing here awaits mid-update).
+
+    `step` is `QUOTA_RESERVE_TOKENS`: what a request that names no completion cap reserves at
+    a time (0: everything left, the strict one-at-a-time rule).
+    """
 
     def __init__(
-        self, audit: AuditWriter, tokens_since: Callable[[int, datetime], Awaitable[int]]
+        self,
+        audit: AuditWriter,
+        tokens_since: Callable[[int, datetime], Awaitable[int]],
+        step: int = DEFAULT_STEP,
     ) -> None:
         self.audit = audit
+        self.step = step
         self._tokens_since = tokens_since
         self._reserved: dict[int, int] = {}
         self._loading: dict[int, asyncio.Future[int]] = {}
@@ -181,9 +222,15 @@ class QuotaBook:
         return self.audit.tokens_today(key_id) or 0
 
     async def reserve(
-        self, key_id: int, limit: int, prompt: int, completion: int | None, generates: bool
+        self,
+        key_id: int,
+        limit: int,
+        prompt: int,
+        completion: int | None,
+        generates: bool,
+        streaming: bool = False,
     ) -> Grant:
-        """Reserve `prompt` plus the completion (capped to what is left), or raise QuotaRefusal."""
+        """Reserve `prompt` plus the completion (see the module docstring), or QuotaRefusal."""
         await self.used_today(key_id)
         used = self.audit.tokens_today(key_id) or 0  # read after the await: current
         if used >= limit:
@@ -205,14 +252,32 @@ class QuotaBook:
                 f"quota of {limit}; it resets at 00:00 UTC",
                 _to_midnight(),
             )
-        cap: int | None = None
-        inject = False
+        grant = Grant(key_id, limit, prompt, None, None)
         if generates:
-            cap = room if completion is None else min(completion, room)
-            inject = completion is None or completion > room
-        grant = Grant(key_id, prompt + (cap or 0), cap, inject)
+            if completion is not None:  # the client's cap, lowered to what is left
+                grant.cap = min(completion, room)
+                grant.sent_cap = grant.cap if completion > room else None
+            elif not self.step:  # strict: all that is left, written into the request
+                grant.cap = grant.sent_cap = room
+            elif streaming:  # a step now, more as it flows; the budget cuts it at the end
+                grant.cap = min(room, self.step)
+                grant.book = self
+            else:  # cannot be cut mid-answer: capped at what is left, one step reserved
+                grant.cap = min(room, self.step)
+                grant.sent_cap = room
+            grant.reserved += grant.cap
         self._reserved[key_id] = self.reserved(key_id) + grant.reserved
         return grant
+
+    def extend(self, grant: Grant) -> int:
+        """Add up to one step to a running grant's reservation, as far as the day allows."""
+        used = self.audit.tokens_today(grant.key_id) or 0
+        added = min(self.step, grant.limit - used - self.reserved(grant.key_id))
+        if added <= 0:
+            return 0
+        grant.reserved += added
+        self._reserved[grant.key_id] = self.reserved(grant.key_id) + added
+        return added
 
     def release(self, grant: Grant) -> None:
         left = self._reserved.get(grant.key_id, 0) - grant.reserved

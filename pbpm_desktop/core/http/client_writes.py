@@ -6,8 +6,10 @@ as it held the connection, and every swap waited on it, for every key. `GuardedW
 the client's connection when one write has waited `limit` seconds; aiohttp then cancels the
 handler, the audit records `client_closed` and the VRAM gate lets the model go.
 
-The timer is lazy (one handle re-armed only when it fires early), so a stream of quick writes
-costs two attribute stores per chunk, not a timer each.
+One timer per stream, not one per write: it wakes every `limit` seconds (and at the deadline
+of a write in progress), so a stream of quick writes costs a clock reading and two attribute
+stores per chunk. The relay's loops store `since` themselves around `response.write` (one
+coroutine per chunk instead of two); `write` does the same for the other callers.
 """
 
 from __future__ import annotations
@@ -21,33 +23,42 @@ log = logging.getLogger(__name__)
 
 
 class GuardedWriter:
-    __slots__ = ("_handle", "_limit", "_loop", "_request", "_response", "_since", "tripped")
+    __slots__ = ("_handle", "_limit", "_loop", "_request", "_response", "clock", "since", "tripped")
 
-    def __init__(self, request: web.Request, response: web.StreamResponse, limit: float) -> None:
+    def __init__(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        limit: float,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self._request = request
         self._response = response
         self._limit = limit
-        self._loop = asyncio.get_running_loop()
-        self._since = 0.0  # loop time the pending write started; 0 when none is pending
-        self._handle: asyncio.TimerHandle | None = None
+        self._loop = loop or asyncio.get_running_loop()
+        self.clock = self._loop.time
+        self.since = 0.0  # loop time the pending write started; 0 when none is pending
         self.tripped = False
+        self._handle: asyncio.TimerHandle | None = None
+        if limit > 0:  # 0: no deadline
+            self._handle = self._loop.call_at(self.clock() + limit, self._check)
 
     async def write(self, data: bytes) -> None:
-        since = self._since = self._loop.time()
-        if self._handle is None and self._limit > 0:  # 0: no deadline
-            self._handle = self._loop.call_at(since + self._limit, self._check)
+        self.since = self.clock()
         await self._response.write(data)
-        self._since = 0.0
+        self.since = 0.0
 
     def _check(self) -> None:
-        self._handle = None
-        since = self._since
-        if not since:
-            return  # no write waiting: the next one arms the timer again
+        now = self.clock()
+        since = self.since
+        if not since:  # no write waiting: look again in `limit`
+            self._handle = self._loop.call_at(now + self._limit, self._check)
+            return
         due = since + self._limit
-        if self._loop.time() < due:
+        if now < due:
             self._handle = self._loop.call_at(due, self._check)
             return
+        self._handle = None
         self.tripped = True
         log.info("cut %s: it took no response bytes for %gs", self._request.remote, self._limit)
         transport = self._request.transport

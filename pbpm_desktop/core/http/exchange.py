@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from pbpm_desktop.core.access.quota import (
+    NO_CAP,
     Grant,
     StreamBudget,
     estimate_prompt_tokens,
@@ -51,39 +50,28 @@ class Exchange:
     tracker: Any = None  # the stream tracker, which knows whether final counts came
     budget: StreamBudget | None = None  # the tracker's quota cut-off, if any
 
-    def watch(self, tracker: _Tracker) -> _Tracker:
-        """Keep the stream tracker; under a quota, wrap it to cut the stream past its cap."""
+    def watch(self, tracker: _Tracker) -> int:
+        """Keep the stream tracker; the chunk count at which the relay must call
+        `budget.reached` (NO_CAP without a quota)."""
         self.tracker = tracker
         if self.grant is not None and self.grant.cap is not None:
-            self.budget = StreamBudget(tracker, self.grant.cap)
-            return self.budget  # type: ignore[return-value]
-        return tracker
+            self.budget = StreamBudget(self.grant)
+            return self.budget.cap
+        return NO_CAP
 
     @property
     def cut(self) -> bool:
         """The stream was stopped because it passed the key's daily quota."""
         return self.budget is not None and self.budget.cut
 
-    @contextmanager
-    def audited(self, ctx: GatewayContext) -> Iterator[Exchange]:
+    def audited(self, ctx: GatewayContext) -> _Audited:
         """Write this exchange's audit record however the request ends.
 
         A client that leaves (cancellation, reset) is `client_closed`; an error carries its
-        HTTP status; the record is written in every case.
+        HTTP status; the record is written in every case. A plain context manager class, not
+        `@contextmanager`: this runs on every request, and a generator costs more.
         """
-        try:
-            yield self
-        except (asyncio.CancelledError, ConnectionResetError):
-            self.status = "client_closed"
-            raise
-        except web.RequestPayloadError:  # a body its Content-Encoding can't decode: 400
-            self.status = "400"
-            raise
-        except Exception as exc:
-            self.status = str(getattr(exc, "status", 500))
-            raise
-        finally:
-            self.finish(ctx)
+        return _Audited(self, ctx)
 
     def finish(self, ctx: GatewayContext) -> None:
         key = client_key(self.request)
@@ -120,3 +108,32 @@ class Exchange:
             return False
         self.prompt_tokens = max(self.prompt_tokens, estimate_prompt_tokens(self.payload))
         return True
+
+
+class _Audited:
+    """`Exchange.audited`'s context manager."""
+
+    __slots__ = ("_ctx", "_exchange")
+
+    def __init__(self, exchange: Exchange, ctx: GatewayContext) -> None:
+        self._exchange = exchange
+        self._ctx = ctx
+
+    def __enter__(self) -> Exchange:
+        return self._exchange
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        exchange = self._exchange
+        try:
+            if exc is None:
+                pass
+            elif isinstance(exc, asyncio.CancelledError | ConnectionResetError):
+                exchange.status = "client_closed"
+            elif isinstance(exc, web.RequestPayloadError):  # a body its encoding can't decode
+                exchange.status = "400"
+            elif isinstance(exc, Exception):
+                exchange.status = str(getattr(exc, "status", 500))
+        finally:
+            exchange.finish(self._ctx)

@@ -73,7 +73,7 @@ async def forward_model_request(
         streaming = (stream is True if openai else stream is not False) and generates
         prompt = estimate_prompt_tokens(payload) if key.tokens_per_day else 0
         completion = requested_completion(payload, openai) if key.tokens_per_day else None
-        grant = await policy.admit_request(key, prompt, completion, generates)
+        grant = await policy.admit_request(key, prompt, completion, generates, streaming)
         try:
             exchange.grant = grant
             keep_usage = True

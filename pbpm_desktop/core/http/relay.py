@@ -93,18 +93,27 @@ async def _relay_ndjson(
     response: web.StreamResponse,
     exchange: Exchange,
 ) -> None:
-    """Each piece goes out as it came in: one byte search and one write per chunk."""
-    tracker = exchange.watch(NdjsonTracker())
+    """Each piece goes out as it came in: one byte search and one write per chunk.
+
+    The loop is the gateway's hottest code (once per token): the write deadline's clock and
+    the quota's chunk cap are inlined (see client_writes.py, quota.StreamBudget).
+    """
+    tracker = NdjsonTracker()
+    cap = exchange.watch(tracker)
     guard = _guard(request, response)
-    read, feed, write = ollama.read_chunk, tracker.feed, guard.write
+    read, feed, write, clock = ollama.read_chunk, tracker.feed, response.write, guard.clock
     try:
         while chunk := await read(upstream):
             feed(chunk)
+            if tracker.chunks > cap:
+                cap = _reached(exchange, tracker.chunks)
+            guard.since = clock()
             await write(chunk)
+            guard.since = 0.0
     except OllamaError as exc:
         # Headers are gone: tell the client in-stream, the way Ollama reports late errors.
         exchange.status = "upstream_error"
-        await write(_in_stream_error(request.path, exc.message, False))
+        await guard.write(_in_stream_error(request.path, exc.message, False))
     finally:
         guard.close()
         if tracker.error is not None:  # Ollama's own in-stream {"error": ...} line
@@ -121,20 +130,25 @@ async def _relay_sse(
     keep_usage: bool,
     dialect: Dialect | None = None,
 ) -> None:
-    tracker = exchange.watch(dialect.tracker() if dialect is not None else SseTracker(keep_usage))
+    tracker = dialect.tracker() if dialect is not None else SseTracker(keep_usage)
+    cap = exchange.watch(tracker)
     guard = _guard(request, response)
-    write = guard.write
+    read, feed, write, clock = ollama.read_chunk, tracker.feed, response.write, guard.clock
     try:
-        while chunk := await ollama.read_chunk(upstream):
-            ready = tracker.feed(chunk)
+        while chunk := await read(upstream):
+            ready = feed(chunk)
+            if tracker.chunks > cap:
+                cap = _reached(exchange, tracker.chunks)
             if ready:
+                guard.since = clock()
                 await write(ready)
+                guard.since = 0.0
         rest = tracker.flush()
         if rest:
-            await write(rest)
+            await guard.write(rest)
     except OllamaError as exc:
         exchange.status = "upstream_error"
-        await write(
+        await guard.write(
             dialect.stream_error(request.path, exc.message)
             if dialect is not None
             else _in_stream_error(request.path, exc.message, True)
@@ -144,6 +158,13 @@ async def _relay_sse(
         if tracker.error is not None:  # Ollama's own in-stream {"error": ...} line
             exchange.status = "upstream_error"
         exchange.prompt_tokens, exchange.completion_tokens = tracker.counts()
+
+
+def _reached(exchange: Exchange, chunks: int) -> int:
+    """The stream reached its quota reservation: grow it (the new cap) or raise QuotaCut."""
+    budget = exchange.budget
+    assert budget is not None  # the cap is NO_CAP without one
+    return budget.reached(chunks)
 
 
 def _guard(request: web.Request, response: web.StreamResponse) -> GuardedWriter:

@@ -48,11 +48,12 @@ class NdjsonTracker:
     with a top-level `"error"` is Ollama reporting a failure after the headers went out.
     """
 
-    __slots__ = ("_last", "_tail", "chunks", "error", "final")
+    __slots__ = ("_last", "_last_end", "_tail", "chunks", "error", "final")
 
     def __init__(self) -> None:
         self._tail = b""
-        self._last = b""
+        self._last = b""  # the latest read that ended a line, and where its last line ends:
+        self._last_end = 0  # the line is cut out only if the byte search found no counts
         self.chunks = 0
         self.final: dict[str, Any] | None = None
         self.error: str | None = None
@@ -71,8 +72,7 @@ class NdjsonTracker:
         elif buf.find(b'"error"', 0, newline) >= 0:
             self._parse_error(buf[:newline])
         else:
-            previous = buf.rfind(b"\n", 0, newline)
-            self._last = buf[previous + 1 : newline]
+            self._last, self._last_end = buf, newline
 
     def _parse_error(self, lines: bytes) -> None:
         for line in lines.split(b"\n"):
@@ -96,7 +96,8 @@ class NdjsonTracker:
         if self.final is None and _DONE in self._tail:  # stream ended without a newline
             self._parse_final(self._tail)
         if self.final is None:  # maybe JSON with spaces: decode the last line
-            for line in (self._tail, self._last):
+            last = self._last[self._last.rfind(b"\n", 0, self._last_end) + 1 : self._last_end]
+            for line in (self._tail, last):
                 try:
                     obj = json.loads(line) if line.strip() else None
                 except ValueError:
@@ -107,6 +108,13 @@ class NdjsonTracker:
         if self.final is not None:
             return counts_from_native(self.final)
         return 0, self.chunks
+
+
+def _tokens_in(events: bytes) -> int:
+    """Chunks in complete SSE events: chat deltas, else completion texts (`/v1/completions`
+    chunks carry `"text"` and no delta; one search in the usual case). Keys cannot hide in
+    string content: quotes there are escaped."""
+    return events.count(b'"delta"') or events.count(b'"text"')
 
 
 class SseTracker(PassesOversizedEvents):
@@ -123,7 +131,10 @@ class SseTracker(PassesOversizedEvents):
         self.error: str | None = None
         self.keep_usage = keep_usage
         self.usage: tuple[int, int] | None = None
-        self.chunks = 0
+        # The stream's last chunk (the one with the finish reason) has an empty delta:
+        # openai.go ToChunk / ToCompleteChunk. Starting at -1 leaves it out, so a stream with
+        # `max_tokens` N under a quota is not cut at its very end (it was, counted as N + 1).
+        self.chunks = -1
 
     def feed(self, data: bytes) -> bytes:
         if self._passing:
@@ -138,10 +149,11 @@ class SseTracker(PassesOversizedEvents):
             return b""
         end = cut + 2
         ready, self._buf = (buf, b"") if end == len(buf) else (buf[:end], buf[end:])
-        if b'data: {"error"' in ready:  # Ollama's late failure, after the headers
+        # find() rather than `in`: ~60 ns less per event on CPython 3.11 (once per token)
+        if ready.find(b'data: {"error"') >= 0:  # Ollama's late failure, after the headers
             self.error = "upstream error in stream"
-        if b'"usage"' not in ready:
-            self.chunks += ready.count(b'"delta"')
+        if ready.find(b'"usage"') < 0:  # the usual event: _tokens_in, inlined
+            self.chunks += ready.count(b'"delta"') or ready.count(b'"text"')
             return ready
         out = []
         for event in ready.split(b"\n\n")[:-1]:
@@ -161,7 +173,7 @@ class SseTracker(PassesOversizedEvents):
                             continue
                         del obj["usage"]  # the client did not ask for usage
                         event = b"data: " + compact_json(obj).encode()
-            self.chunks += event.count(b'"delta"')
+            self.chunks += _tokens_in(event)
             out.append(event + b"\n\n")
         return b"".join(out)
 
@@ -170,7 +182,7 @@ class SseTracker(PassesOversizedEvents):
         return rest
 
     def counts(self) -> tuple[int, int]:
-        return self.usage if self.usage is not None else (0, self.chunks)
+        return self.usage if self.usage is not None else (0, max(self.chunks, 0))
 
 
 _TAIL_MARKERS = (b'"total_duration":', b'"usage":')  # native, OpenAI

@@ -184,6 +184,15 @@ class Settings(BaseSettings):
         "`client_closed`; `0`: never)",
         ge=0,
     )
+    quota_reserve_tokens: int = setting(
+        1024,
+        env="QUOTA_RESERVE_TOKENS",
+        doc="a `tokens_per_day` key's request that names no `num_predict` / `max_tokens` "
+        "reserves this many completion tokens at a time (a stream more as it flows), so the "
+        "key's requests run side by side; `0`: all that is left (one at a time); see "
+        "[Security](#security)",
+        ge=0,
+    )
     max_connections_per_client: int = setting(
         1024,
         env="MAX_CONNECTIONS_PER_CLIENT",

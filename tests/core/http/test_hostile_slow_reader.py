@@ -82,3 +82,23 @@ async def test_a_client_that_stops_reading_is_cut_and_the_swap_proceeds(
         assert service.vram_snapshot()["in_flight"].get("llama3.2:3b", 0) == 0
     finally:
         await service.stop()
+
+
+async def test_a_slow_model_is_not_taken_for_a_slow_reader(sim, tmp_path: Path) -> None:
+    # the write deadline times writes to the client, not the gaps between tokens: one timer
+    # per stream wakes every `limit` seconds and must find no write waiting in those gaps
+    service = GatewayService(make_settings(tmp_path, sim.url, client_write_timeout_s=0.1))
+    await service.start()
+    try:
+        sim.token_delay = 0.25  # each gap is 2.5 deadlines long
+        key = (await service.create_key("slow", "s@example.com"))["api_key"]
+        body = {"model": "llama3.2:3b", "messages": [{"role": "user", "content": "hi"}]}
+        body["options"] = {"num_predict": 4}
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+            async with http.post(service.url + "/api/chat", json=body) as r:
+                lines = [json.loads(line) async for line in r.content]
+        assert lines[-1]["done"] is True and len(lines) == 5
+        [record] = await service.usage_records(limit=10)
+        assert record["status"] == "ok"
+    finally:
+        await service.stop()

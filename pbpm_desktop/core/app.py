@@ -85,7 +85,7 @@ class GatewayService:
         #: the latest exposure self-check (core/exposure.py), run at every start
         self.exposure: ExposureReport | None = None
         #: Prometheus metrics; outlive restarts, so counters keep counting across them
-        self.metrics = GatewayMetrics(self.events, self._metrics_state, self._known_models)
+        self.metrics = GatewayMetrics(self.events, self._metrics_state, self._is_known_model)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -389,11 +389,12 @@ class GatewayService:
             },
         }
 
-    def _known_models(self) -> set[str]:
-        """Model names the metrics may use as labels: installed or configured ones."""
+    def _is_known_model(self, model: str) -> bool:
+        """May the metrics use this model name as a label: installed or configured?"""
         ctx = self.context
-        installed = ctx.vram.installed.keys() if ctx is not None else ()
-        return {*installed, *self.settings.always_on_models}
+        if ctx is not None and model in ctx.vram.installed:
+            return True
+        return model in self.settings.always_on_models
 
     async def _flush_audit(self) -> None:
         if self.context is not None:

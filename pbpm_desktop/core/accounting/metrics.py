@@ -19,7 +19,7 @@ may send any string as a model name), `route` and `status` come from fixed sets.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -48,10 +48,12 @@ class GatewayMetrics:
         self,
         events: EventBus,
         state: StateFn,
-        known_models: Callable[[], Collection[str]],
+        is_known_model: Callable[[str], bool],
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._known_models = known_models
+        #: may this model name be a label (installed or configured)? Asked once a request,
+        #: so it looks names up rather than building the set of them
+        self._is_known_model = is_known_model
         r = self.registry
         self.requests = Counter(
             "pbpm_requests",
@@ -118,7 +120,7 @@ class GatewayMetrics:
     def model_label(self, model: str) -> str:
         if not model:
             return NONE
-        return model if model in self._known_models() else OTHER
+        return model if self._is_known_model(model) else OTHER
 
     def _on_event(self, name: str, payload: Any) -> None:
         if name == ev.REQUEST_DONE and isinstance(payload, AuditEntry):

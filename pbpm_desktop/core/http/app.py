@@ -26,13 +26,11 @@ async def root(request: web.Request) -> web.Response:
 
 
 def create_app(ctx: GatewayContext) -> web.Application:
+    # CORS answers preflights before authentication, so it is outermost; with no
+    # PBPM_CORS_ORIGINS it would only pass every request on, so it is not installed at all
+    outer = [cors.cors_middleware] if ctx.settings.cors_origins else []
     app = web.Application(
-        middlewares=[
-            cors.cors_middleware,
-            error_middleware,
-            auth_middleware,
-            body_limits_middleware,
-        ],
+        middlewares=[*outer, error_middleware, auth_middleware, body_limits_middleware],
         client_max_size=ctx.settings.max_body_bytes,
         # no request is decompressed (body.py refuses Content-Encoding): a small gzip body
         # inflated to tens of MB on the event loop

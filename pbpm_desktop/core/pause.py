@@ -21,8 +21,6 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,6 +64,7 @@ class PauseController:
         self.grace_s = grace_s
         self._pause: _Pause | None = None
         self._running: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the gateway's, set on first use
         self._idle = asyncio.Event()
         self._idle.set()
         self._freeing: asyncio.Task[None] | None = None
@@ -95,26 +94,33 @@ class PauseController:
             retry,
         )
 
-    @contextmanager
-    def guard(self) -> Iterator[None]:
-        """Wrap one inference request: refused while paused, else counted as running.
+    def guard(self) -> _Running:
+        """`with pause.guard():` around one inference request: refused while paused, else
+        counted as running. Running requests are what a pause waits for (and cuts after
+        SHUTDOWN_GRACE_S). A plain class, not a generator: it runs on every request."""
+        return _Running(self)
 
-        Running requests are what a pause waits for (and cuts after SHUTDOWN_GRACE_S).
-        """
+    def enter(self) -> asyncio.Task[Any] | None:
+        """Count the current request as running (pass the result to `leave` when it ends);
+        raises SharingPaused while paused."""
         if self._pause is not None:
             raise self.refusal()
-        task = asyncio.current_task()
+        loop = self._loop
+        if loop is None:  # once: on Python 3.11 each lookup of the running loop is a getpid()
+            loop = self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         if task is None:  # not in a task (never the case under aiohttp): nothing to track
-            yield
-            return
+            return None
         self._running.add(task)
         self._idle.clear()
-        try:
-            yield
-        finally:
-            self._running.discard(task)
-            if not self._running:
-                self._idle.set()
+        return task
+
+    def leave(self, task: asyncio.Task[Any] | None) -> None:
+        if task is None:
+            return
+        self._running.discard(task)
+        if not self._running:
+            self._idle.set()
 
     # -- pause / resume ---------------------------------------------------------------------
 
@@ -244,3 +250,19 @@ class PauseController:
     def _cancel(task: asyncio.Task[Any] | None) -> None:
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
+
+
+class _Running:
+    """What `PauseController.guard()` returns: enter counts the request, exit uncounts it."""
+
+    __slots__ = ("_controller", "_task")
+
+    def __init__(self, controller: PauseController) -> None:
+        self._controller = controller
+        self._task: asyncio.Task[Any] | None = None
+
+    def __enter__(self) -> None:
+        self._task = self._controller.enter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.leave(self._task)

@@ -109,10 +109,11 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
 async def read_json(request: web.Request) -> tuple[bytes, dict[str, Any]]:
     """The request's body and its JSON object; a large one is decoded off the event loop."""
     body = await request.read()
-    loop = asyncio.get_running_loop()
+    # the running loop only where it is needed: on Python 3.11 each lookup is a getpid()
     if _inflatable(request, request.headers.get("Content-Encoding", "").strip().lower()):
         limit = context_of(request).settings.max_body_bytes
+        loop = asyncio.get_running_loop()
         body = await loop.run_in_executor(None, inflate_zstd, body, limit)
     if len(body) <= OFF_LOOP_BYTES:
         return body, parse_json_body(body)
-    return body, await loop.run_in_executor(None, parse_json_body, body)
+    return body, await asyncio.get_running_loop().run_in_executor(None, parse_json_body, body)

@@ -196,18 +196,29 @@ class VramManager:
         explicitly loaded); a cancelled waiter leaves the queue. The hot path, for always-on
         models or a resident model nobody competes with, awaits nothing.
         """
-        scheduler = self._scheduler
-        if self.is_cloud(model):
-            yield  # runs on ollama.com: nothing to load, nothing to evict
-            return
-        if model in self._ledger.always_on or scheduler.is_open(model):
-            scheduler.acquire(model)
-        else:
-            model, _ = await self._admit(model)
+        admitted = await self.enter(model)
         try:
             yield
         finally:
-            scheduler.release(model)
+            self.leave(admitted)
+
+    async def enter(self, model: str) -> str | None:
+        """`use()` without the context manager, for the proxy's hot path (a generator-based
+        context manager costs a few microseconds a request): admit one request and return
+        what `leave` must be given once it is over (None: a cloud model, nothing counted)."""
+        if self.is_cloud(model):
+            return None  # runs on ollama.com: nothing to load, nothing to evict
+        scheduler = self._scheduler
+        if model in self._ledger.always_on or scheduler.is_open(model):
+            scheduler.acquire(model)
+            return model
+        model, _ = await self._admit(model)
+        return model
+
+    def leave(self, admitted: str | None) -> None:
+        """The request `enter` admitted is over: the model may be evicted again."""
+        if admitted is not None:
+            self._scheduler.release(admitted)
 
     async def preload(self, model: str) -> dict[str, Any]:
         """Load `model` now, swapping on-demand models out as needed; answers once loaded.

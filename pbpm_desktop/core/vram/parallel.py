@@ -28,6 +28,15 @@ class ParallelGate:
 
     @asynccontextmanager
     async def slot(self, model: str) -> AsyncIterator[None]:
+        free = await self.acquire(model)
+        try:
+            yield
+        finally:
+            free.release()
+
+    async def acquire(self, model: str) -> asyncio.Semaphore:
+        """`slot()` without the context manager (the proxy's hot path): wait for a free slot
+        of `model`; the caller releases the returned semaphore when its request ends."""
         free = self._free.get(model)
         if free is None:
             free = self._free[model] = asyncio.Semaphore(self.slots)
@@ -45,10 +54,7 @@ class ParallelGate:
                 self._on_change()
         else:
             await free.acquire()
-        try:
-            yield
-        finally:
-            free.release()
+        return free
 
     def queued(self) -> dict[str, int]:
         """Requests waiting for a slot, per model (only models with any)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pbpm_desktop.core.http.errors import error_body
-from pbpm_desktop.core.http.sse import MAX_EVENT, PassesOversizedEvents
+from pbpm_desktop.core.http.sse import PassesOversizedEvents
 
 _EVENT_END = b"\n\n"
 _USAGE = b'"usage"'
@@ -55,10 +55,9 @@ class EventTracker(PassesOversizedEvents):
     """
 
     DELTA = b""
-    __slots__ = ("_buf", "chunks", "error", "estimate", "usage")
+    __slots__ = ("chunks", "error", "estimate", "usage")
 
     def __init__(self) -> None:
-        self._buf = b""
         super().__init__()
         self.error: str | None = None  # Ollama's own late failure, an `error` event
         self.usage: tuple[int, int] | None = None
@@ -68,16 +67,9 @@ class EventTracker(PassesOversizedEvents):
     def feed(self, data: bytes) -> bytes:
         if self._passing:
             return self._pass(data)
-        buf = self._buf + data if self._buf else data
-        cut = buf.rfind(_EVENT_END)
-        if cut < 0:
-            if len(buf) > MAX_EVENT:  # not a usage event: on to the client as it comes
-                self._buf, self._passing, self._newline = b"", True, buf.endswith(b"\n")
-                return buf
-            self._buf = buf
-            return b""
-        end = cut + 2
-        ready, self._buf = (buf, b"") if end == len(buf) else (buf[:end], buf[end:])
+        ready, complete = self._events(data)
+        if not complete:
+            return ready
         self.chunks += ready.count(self.DELTA)
         if b"event: error" in ready or b'"type":"error"' in ready:
             self.error = "upstream error in stream"
@@ -88,10 +80,6 @@ class EventTracker(PassesOversizedEvents):
                     if isinstance(obj, dict):
                         self._on_usage_event(name, obj)
         return ready
-
-    def flush(self) -> bytes:
-        rest, self._buf = self._buf, b""
-        return rest
 
     def counts(self) -> tuple[int, int]:
         return self.usage if self.usage is not None else (self.estimate, self.chunks)

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from pbpm_desktop.core.http.payload import compact_json
-from pbpm_desktop.core.http.sse import MAX_EVENT, PassesOversizedEvents
+from pbpm_desktop.core.http.sse import PassesOversizedEvents
 
 MAX_LINE = 4 * 1024 * 1024  # an NDJSON line kept whole to find the final counts (else skipped)
 _DONE = b'"done":true'
@@ -123,10 +123,9 @@ class SseTracker(PassesOversizedEvents):
     Complete events are forwarded at once; only an event split across reads waits for its end.
     """
 
-    __slots__ = ("_buf", "chunks", "error", "keep_usage", "usage")
+    __slots__ = ("chunks", "error", "keep_usage", "usage")
 
     def __init__(self, keep_usage: bool) -> None:
-        self._buf = b""
         super().__init__()
         self.error: str | None = None
         self.keep_usage = keep_usage
@@ -139,16 +138,9 @@ class SseTracker(PassesOversizedEvents):
     def feed(self, data: bytes) -> bytes:
         if self._passing:
             return self._pass(data)
-        buf = self._buf + data if self._buf else data
-        cut = buf.rfind(b"\n\n")
-        if cut < 0:
-            if len(buf) > MAX_EVENT:  # not a usage event: on to the client as it comes
-                self._buf, self._passing, self._newline = b"", True, buf.endswith(b"\n")
-                return buf
-            self._buf = buf
-            return b""
-        end = cut + 2
-        ready, self._buf = (buf, b"") if end == len(buf) else (buf[:end], buf[end:])
+        ready, complete = self._events(data)
+        if not complete:
+            return ready
         # find() rather than `in`: ~60 ns less per event on CPython 3.11 (once per token)
         if ready.find(b'data: {"error"') >= 0:  # Ollama's late failure, after the headers
             self.error = "upstream error in stream"
@@ -176,10 +168,6 @@ class SseTracker(PassesOversizedEvents):
             self.chunks += _tokens_in(event)
             out.append(event + b"\n\n")
         return b"".join(out)
-
-    def flush(self) -> bytes:
-        rest, self._buf = self._buf, b""
-        return rest
 
     def counts(self) -> tuple[int, int]:
         return self.usage if self.usage is not None else (0, max(self.chunks, 0))

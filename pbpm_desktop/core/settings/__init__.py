@@ -2,8 +2,8 @@
 
 declare.py says how a setting is declared, model.py declares them all (`Settings`), parsers.py
 reads the values with a syntax of their own, registry.py derives the tables (env names, TOML
-keys, page fields), sources.py reads env/.env/TOML with pydantic-settings, origin.py names
-where a refused value came from, files.py loads and saves, doc.py writes README's table.
+keys, page fields), sources.py loads env/.env/TOML with pydantic-settings, origin.py names
+where a refused value came from, files.py saves the TOML file, doc.py writes README's table.
 Import from here.
 """
 
@@ -14,12 +14,7 @@ from pbpm_desktop.core.settings.declare import (
     default_data_dir,
     setting,
 )
-from pbpm_desktop.core.settings.files import (
-    load_settings,
-    pinned_by_environment,
-    read_toml,
-    write_user_config,
-)
+from pbpm_desktop.core.settings.files import write_user_config
 from pbpm_desktop.core.settings.model import Settings
 from pbpm_desktop.core.settings.parsers import parse_num_ctx
 from pbpm_desktop.core.settings.registry import (
@@ -30,6 +25,7 @@ from pbpm_desktop.core.settings.registry import (
     TOML_KEYS,
     VARIABLE_OF,
 )
+from pbpm_desktop.core.settings.sources import load_settings, pinned_by_environment, read_toml
 
 __all__ = [
     "APP_NAME",

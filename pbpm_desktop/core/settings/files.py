@@ -1,35 +1,13 @@
-"""Reading and writing the settings: the public entry points over sources.py."""
+"""Saving the settings the desktop edits: the TOML file (reading is sources.py's)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from pbpm_desktop.core.settings import sources
 from pbpm_desktop.core.settings.declare import default_config_file
 from pbpm_desktop.core.settings.model import Settings
-
-
-def load_settings(
-    environ: Mapping[str, str] | None = None,
-    dotenv_path: Path | None = None,
-    config_file: Path | None = None,
-) -> Settings:
-    """Build Settings from TOML < `.env` < environment (later wins); ConfigError if bad."""
-    return sources.load(environ, dotenv_path, config_file)
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """The settings a TOML file holds (known keys only); ConfigError if it is not TOML."""
-    return sources.read_toml(path)
-
-
-def pinned_by_environment(
-    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
-) -> dict[str, str]:
-    """Settings attribute -> the environment variable that fixes it (environment and .env win)."""
-    return sources.pinned(environ, dotenv)
+from pbpm_desktop.core.settings.sources import read_toml
 
 
 def write_user_config(

@@ -92,14 +92,18 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The settings a TOML file holds (known keys only); ConfigError if it is not TOML."""
     if not path.is_file():
         return {}
     return UserTomlSource(Settings, path)()
 
 
-def load(
-    environ: Mapping[str, str] | None, dotenv_path: Path | None, config_file: Path | None
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = None,
+    config_file: Path | None = None,
 ) -> Settings:
+    """Build Settings from TOML < `.env` < environment (later wins); ConfigError if bad."""
     environ = dict(os.environ if environ is None else environ)
     env_file = dotenv_path or Path.cwd() / ".env"
     dotenv = read_dotenv(env_file)
@@ -120,7 +124,10 @@ def load(
         return Settings()
 
 
-def pinned(environ: Mapping[str, str] | None, dotenv: Path | None) -> dict[str, str]:
+def pinned_by_environment(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+) -> dict[str, str]:
+    """Settings attribute -> the environment variable that fixes it (environment and .env win)."""
     environ = dict(os.environ if environ is None else environ)
     values = {**read_dotenv(dotenv or Path.cwd() / ".env"), **environ}
     return {attr: name for name, attr in ENV_NAMES.items() if values.get(name, "") != ""}

@@ -104,8 +104,8 @@ async def forward_model_request(
                 data = compact_json(payload).encode()
             else:
                 data = with_fields(body, payload, extra)
-            # `vram.use()` and `parallel.slot()` as explicit enter/leave: two generator-based
-            # context managers cost a few microseconds a request on this, the hottest path
+            # the VRAM gate as explicit enter/leave (not `vram.use()`): a generator-based
+            # context manager costs a few microseconds a request on this, the hottest path
             admitted = await ctx.vram.enter(resolved)
             try:
                 exchange.sent = True

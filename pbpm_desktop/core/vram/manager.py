@@ -1,10 +1,10 @@
 """VRAM policy (DESIGN.md §4): which models are resident, and when a request may run.
 
-`VramManager.use(model)` is the only gate inference requests pass through. Requests for
-always-on models, and for a resident on-demand model while nobody waits for another model,
-pass straight through without awaiting anything (a few microseconds). Everything else
-queues in `vram_scheduler.SwapScheduler`, which serves waiting requests fairly, group by
-group, and performs every load and unload one at a time.
+`VramManager.enter(model)` / `leave()` (`use(model)` as a context manager) is the only gate
+inference requests pass through. Requests for always-on models, and for a resident on-demand
+model while nobody waits for another model, pass straight through without awaiting anything
+(a few microseconds). Everything else queues in `scheduler.SwapScheduler`, which serves
+waiting requests fairly, group by group, and performs every load and unload one at a time.
 
 The pieces:
 * `vram_state.Ledger`: installed/resident models, in-flight counts and budget arithmetic;

@@ -11,14 +11,14 @@ covers only Ollama's own work, and the dashboard can show how many requests wait
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 __all__ = ["ParallelGate"]
 
 
 class ParallelGate:
-    """`async with gate.slot(model):` around sending a request to Ollama."""
+    """`slot = await gate.acquire(model)` before sending a request to Ollama, `slot.release()`
+    when its answer is relayed (core/http/proxy.py)."""
 
     def __init__(self, slots: int, on_change: Callable[[], None] = lambda: None) -> None:
         self.slots = max(slots, 1)
@@ -26,17 +26,10 @@ class ParallelGate:
         self._free: dict[str, asyncio.Semaphore] = {}
         self._queued: dict[str, int] = {}
 
-    @asynccontextmanager
-    async def slot(self, model: str) -> AsyncIterator[None]:
-        free = await self.acquire(model)
-        try:
-            yield
-        finally:
-            free.release()
-
     async def acquire(self, model: str) -> asyncio.Semaphore:
-        """`slot()` without the context manager (the proxy's hot path): wait for a free slot
-        of `model`; the caller releases the returned semaphore when its request ends."""
+        """Wait for a free slot of `model` (counted as queued meanwhile); the caller releases
+        the returned semaphore when its request ends. No context manager: on the proxy's hot
+        path a generator-based one costs a few microseconds a request."""
         free = self._free.get(model)
         if free is None:
             free = self._free[model] = asyncio.Semaphore(self.slots)

@@ -159,6 +159,7 @@ class TrayMenu(QObject):
             # a cloud model runs on ollama.com: its "size" (0) says nothing here
             size = self.tr("cloud") if model.get("cloud") else human_bytes(model.get("size"))
             too_big = None if loaded or always_on else never_fits_now(name, self.state.vram)
+            cloud = bool(model.get("cloud")) and not loaded  # runs on ollama.com: no preload
             if pending:
                 text = (
                     self.tr("Loading {name}…")
@@ -169,7 +170,7 @@ class TrayMenu(QObject):
                 text = self.tr("{name} stays loaded ({size}, always-on)").format(
                     name=name, size=size
                 )
-            elif model.get("cloud") and not loaded:
+            elif cloud:
                 text = self.tr("{name} runs on ollama.com (cloud)").format(name=name)
             elif loaded:
                 text = self.tr("Unload {name} ({size})").format(name=name, size=size)
@@ -182,7 +183,6 @@ class TrayMenu(QObject):
             action = self.models_menu.addAction(text)
             action.setCheckable(True)
             action.setChecked(loaded)
-            cloud = bool(model.get("cloud")) and not loaded
             action.setEnabled(
                 serving and not pending and not always_on and not too_big and not cloud
             )

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pbpm_desktop.core.settings.declare import declared
 from pbpm_desktop.core.settings.model import Settings
 from pbpm_desktop.core.settings.registry import TOML_KEYS
 
@@ -42,8 +43,7 @@ OTHER_VARIABLES: tuple[tuple[str, str, str], ...] = (
 
 def shown_default(name: str) -> str:
     field = Settings.model_fields[name]
-    extra = field.json_schema_extra
-    assert isinstance(extra, dict)
+    extra = declared(field)
     if extra.get("shown"):
         return str(extra["shown"])
     value: Any = field.default
@@ -60,8 +60,7 @@ def markdown_table() -> str:
     """The table: one row per setting (variable, default, meaning), then the other variables."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        extra = field.json_schema_extra
-        assert isinstance(extra, dict)
+        extra = declared(field)
         variable = f"`{extra['env']}`" if extra["env"] else f"`{name}` (TOML only)"
         meaning = str(field.description)
         if name not in TOML_KEYS:
